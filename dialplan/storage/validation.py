@@ -7,6 +7,7 @@ offending value, and returns the normalised value (names are stripped).
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 from dialplan.model import EMERGENCY_NUMBERS
@@ -58,10 +59,12 @@ def check_number(field: str, value: str) -> str:
 
 
 def check_name(field: str, value: str | None, *, max_length: int = 100) -> str:
-    """A non-empty display name of at most ``max_length`` characters, stripped."""
+    """A non-empty name without control characters, at most ``max_length`` long, stripped."""
     if value is None:
         raise ValidationFailed(field, "must not be null")
     stripped = value.strip()
+    if any(unicodedata.category(character) == "Cc" for character in stripped):
+        raise ValidationFailed(field, "must not contain control characters")
     if not stripped:
         raise ValidationFailed(field, "must not be empty")
     if len(stripped) > max_length:
