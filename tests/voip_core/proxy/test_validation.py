@@ -1,0 +1,63 @@
+"""RFC 3261 §16.3 request validation.
+
+Covers: step 2 (416 for unknown schemes), step 3 (483 at Max-Forwards 0, OPTIONS exempt),
+step 5 (420 with the unsupported Proxy-Require tags), §8.2.2.3 Require for our own UAS
+role, and 505 for other SIP versions. Leaves out: step 4 loop detection (test_forwarding)
+and step 6 credentials (the authenticator's tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.voip_core.proxy.conftest import build_request
+from voip_core.proxy.validation import BadExtension, check_require, validate_request
+from voip_core.sip.exceptions import RemoteProtocolError
+from voip_core.sip.uri import AbsoluteUri
+
+
+def test_valid_request_passes() -> None:
+    validate_request(build_request(), proxy_supported=frozenset())
+
+
+def test_unknown_scheme_is_416() -> None:
+    request = dataclasses.replace(build_request(), uri=AbsoluteUri("isbn", "2983792873"))
+    with pytest.raises(RemoteProtocolError) as caught:
+        validate_request(request, proxy_supported=frozenset())
+    assert caught.value.status_code == 416
+    assert str(caught.value) == "Request-URI scheme 'isbn' not supported"
+
+
+def test_max_forwards_zero_is_483() -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        validate_request(build_request(max_forwards="0"), proxy_supported=frozenset())
+    assert caught.value.status_code == 483
+    assert caught.value.reason == "Too Many Hops"
+
+
+def test_options_with_max_forwards_zero_is_answered_not_refused() -> None:
+    validate_request(build_request("OPTIONS", max_forwards="0"), proxy_supported=frozenset())
+
+
+def test_unsupported_proxy_require_is_420_listing_tags() -> None:
+    request = build_request(extra="Proxy-Require: foo, Bar")
+    with pytest.raises(BadExtension) as caught:
+        validate_request(request, proxy_supported=frozenset({"bar"}))
+    assert caught.value.status_code == 420
+    assert caught.value.unsupported == ("foo",)
+
+
+def test_require_checked_for_uas_role() -> None:
+    request = build_request("OPTIONS", extra="Require: gruu, nothingSupportsThis")
+    with pytest.raises(BadExtension) as caught:
+        check_require(request, supported=frozenset({"gruu"}))
+    assert str(caught.value) == "unsupported extension nothingSupportsThis"
+
+
+def test_other_sip_version_is_505() -> None:
+    request = dataclasses.replace(build_request(), version="SIP/7.0")
+    with pytest.raises(RemoteProtocolError) as caught:
+        validate_request(request, proxy_supported=frozenset())
+    assert caught.value.status_code == 505

@@ -1,0 +1,321 @@
+"""asyncio transports for SIP: UDP and TCP listeners, connection reuse, idle timeout.
+
+Theory of operation: the manager owns every socket. Each complete message that arrives
+(a datagram, or a frame cut by :class:`~voip_core.sip.parser.StreamFramer`) is handed to
+the ``on_message`` callback with the :class:`Peer` it came from; the callback belongs to
+the node adapter, which parses and feeds the sans-IO core. Outgoing bytes are sent with
+:meth:`TransportManager.send` to a ``Peer``:
+
+* UDP leaves from the listener of the peer's address family, so replies come from the
+  port the phone talks to (needed behind NAT, RFC 3581).
+* TCP reuses the connection named by ``peer.connection_id`` (a phone that registered over
+  TCP is reached over the same connection, RFC 3261 §18.2.2 / RFC 5626), else any
+  connection to the same address, else opens a new one. Connections idle longer than
+  ``idle_timeout`` are closed.
+
+Transport failures are reported to ``on_error`` with the peer, so the transaction layer
+can end the affected transactions (RFC 3261 §17.1.4). TLS and WebSocket fit the same
+shape: a listener that produces frames and a connection table keyed by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+from collections.abc import Callable
+from typing import Final
+
+from voip_core.sip.exceptions import ParseError
+from voip_core.sip.parser import MAX_MESSAGE_SIZE, StreamFramer
+from voip_core.sip.peer import Peer
+from voip_core.transport.tracer import NullTracer, SipTracer
+
+__all__ = ["MessageHandler", "TransportManager"]
+
+logger = logging.getLogger(__name__)
+
+#: Called with (data, peer, stream) for each received message.
+MessageHandler = Callable[[bytes, Peer, bool], None]
+#: Called with the peer a send to failed.
+ErrorHandler = Callable[[Peer], None]
+
+#: Datagrams shorter than this cannot be SIP; phones send CRLF or 4 NUL bytes as NAT
+#: keep-alives (RFC 5626 §4.4.1 uses STUN, older phones send junk) — ignore them.
+_MIN_DATAGRAM: Final = 16
+#: Bytes queued for a TCP connection that is still connecting or flow-controlled.
+_MAX_PENDING: Final = 4 * MAX_MESSAGE_SIZE
+
+
+def _host_of(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    host = address[0]
+    # IPv4-mapped IPv6 from dual-stack sockets: report plain IPv4.
+    return host[7:] if host.startswith("::ffff:") and "." in host else host
+
+
+class _UdpListener(asyncio.DatagramProtocol):
+    def __init__(self, manager: TransportManager) -> None:
+        self._manager = manager
+        self.transport: asyncio.DatagramTransport | None = None
+        self.local: tuple[str, int] = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+        sockname = transport.get_extra_info("sockname")
+        self.local = (sockname[0], sockname[1])
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        if len(data) < _MIN_DATAGRAM:
+            return
+        host = _host_of(addr)  # type: ignore[arg-type]  # asyncio types addr loosely
+        peer = Peer("udp", host, addr[1])
+        self._manager.dispatch(data, peer, self.local, stream=False)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable for an earlier sendto: the peer is gone.
+        logger.debug("UDP error on %s: %s", self.local, exc)
+
+
+class _StreamConnection(asyncio.Protocol):
+    def __init__(self, manager: TransportManager, connection_id: int, transport_name: str) -> None:
+        self._manager = manager
+        self.id = connection_id
+        self.transport_name = transport_name
+        self.transport: asyncio.Transport | None = None
+        self.framer = StreamFramer()
+        self.peer: Peer | None = None
+        self.local: tuple[str, int] = ("", 0)
+        self.last_activity = 0.0
+        self.pending = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peername = transport.get_extra_info("peername")
+        sockname = transport.get_extra_info("sockname")
+        self.peer = Peer(self.transport_name, _host_of(peername), peername[1], self.id)
+        self.local = (sockname[0], sockname[1])
+        self.last_activity = self._manager.loop.time()
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._manager.register_connection(self)
+        if self.pending:
+            transport.write(bytes(self.pending))
+            self.pending.clear()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.peer is not None and self.transport is not None
+        self.last_activity = self._manager.loop.time()
+        try:
+            self.framer.feed(data)
+            while True:
+                frame = self.framer.next_frame()
+                if self.framer.pings:
+                    # RFC 5626 §3.5.1: answer a double-CRLF ping with a single CRLF pong.
+                    self.framer.pings = 0
+                    self.transport.write(b"\r\n")
+                if frame is None:
+                    break
+                self._manager.dispatch(frame, self.peer, self.local, stream=True)
+        except ParseError as error:
+            # A stream that cannot be framed cannot be resynchronised: close it.
+            logger.info("closing %s: %s", self.peer, error)
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._manager.unregister_connection(self)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None:
+            if len(self.pending) + len(data) > _MAX_PENDING:
+                raise ConnectionError("too much data queued for a connection not yet open")
+            self.pending += data
+            return
+        self.last_activity = self._manager.loop.time()
+        self.transport.write(data)
+
+
+class TransportManager:
+    """Owns the SIP sockets of one process."""
+
+    def __init__(
+        self,
+        *,
+        on_message: MessageHandler,
+        on_error: ErrorHandler | None = None,
+        tracer: SipTracer | None = None,
+        idle_timeout: float = 600.0,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self._on_message = on_message
+        self._on_error = on_error or (lambda peer: None)
+        self._tracer: SipTracer = tracer or NullTracer()
+        self._idle_timeout = idle_timeout
+        self._udp: list[_UdpListener] = []
+        self._servers: list[asyncio.Server] = []
+        self._connections: dict[int, _StreamConnection] = {}
+        self._by_address: dict[tuple[str, str, int], int] = {}
+        self._ids = itertools.count(1)
+        self._sweeper: asyncio.TimerHandle | None = None
+        self.tcp_addresses: list[tuple[str, int]] = []
+
+    # -- listening ------------------------------------------------------------------
+
+    async def listen_udp(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+        """Bind a UDP listener; returns the bound (host, port)."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        # Bursts of registrations arrive faster than one event-loop turn drains them.
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
+            except OSError:
+                logger.debug("could not enlarge UDP buffer %s", option)
+        sock.bind((host, port))
+        _transport, protocol = await self.loop.create_datagram_endpoint(
+            lambda: _UdpListener(self), sock=sock
+        )
+        self._udp.append(protocol)
+        return protocol.local
+
+    async def listen_tcp(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+        """Start a TCP listener; returns the bound (host, port)."""
+        server = await self.loop.create_server(
+            lambda: _StreamConnection(self, next(self._ids), "tcp"),
+            host=host,
+            port=port,
+            reuse_address=True,
+            reuse_port=reuse_port,
+        )
+        self._servers.append(server)
+        sockname = server.sockets[0].getsockname()
+        address = (sockname[0], sockname[1])
+        self.tcp_addresses.append(address)
+        self._arm_sweeper()
+        return address
+
+    @property
+    def udp_addresses(self) -> list[tuple[str, int]]:
+        """Bound UDP addresses."""
+        return [listener.local for listener in self._udp]
+
+    # -- receiving ------------------------------------------------------------------
+
+    def dispatch(self, data: bytes, peer: Peer, local: tuple[str, int], *, stream: bool) -> None:
+        """Trace and hand one message to the node."""
+        self._tracer.received(data, peer, local)
+        self._on_message(data, peer, stream)
+
+    def register_connection(self, connection: _StreamConnection) -> None:
+        """Track a new connection by id and by remote address."""
+        assert connection.peer is not None
+        self._connections[connection.id] = connection
+        peer = connection.peer
+        self._by_address[(peer.transport, peer.host, peer.port)] = connection.id
+
+    def unregister_connection(self, connection: _StreamConnection) -> None:
+        """Forget a closed connection."""
+        self._connections.pop(connection.id, None)
+        if connection.peer is not None:
+            peer = connection.peer
+            key = (peer.transport, peer.host, peer.port)
+            if self._by_address.get(key) == connection.id:
+                del self._by_address[key]
+
+    def connection_count(self) -> int:
+        """Open stream connections."""
+        return len(self._connections)
+
+    # -- sending --------------------------------------------------------------------
+
+    def send(self, data: bytes, peer: Peer) -> None:
+        """Send ``data`` to ``peer``; failures are reported to ``on_error``."""
+        try:
+            if peer.transport == "udp":
+                self._send_udp(data, peer)
+            else:
+                self._send_stream(data, peer)
+        except OSError as error:
+            logger.info("send to %s failed: %s", peer, error)
+            self._on_error(peer)
+
+    def _send_udp(self, data: bytes, peer: Peer) -> None:
+        want_v6 = ":" in peer.host
+        for listener in self._udp:
+            if (":" in listener.local[0]) == want_v6 and listener.transport is not None:
+                listener.transport.sendto(data, (peer.host, peer.port))
+                self._tracer.sent(data, peer, listener.local)
+                return
+        raise OSError(f"no UDP listener for the address family of {peer.host}")
+
+    def _send_stream(self, data: bytes, peer: Peer) -> None:
+        connection = None
+        if peer.connection_id is not None:
+            connection = self._connections.get(peer.connection_id)
+        if connection is None:
+            connection_id = self._by_address.get((peer.transport, peer.host, peer.port))
+            if connection_id is not None:
+                connection = self._connections.get(connection_id)
+        if connection is None:
+            if peer.transport != "tcp":
+                raise OSError(f"no open {peer.transport} connection to {peer.host_port}")
+            connection = self._connect(peer)
+        connection.write(data)
+        self._tracer.sent(data, connection.peer or peer, connection.local)
+
+    def _connect(self, peer: Peer) -> _StreamConnection:
+        connection = _StreamConnection(self, next(self._ids), peer.transport)
+
+        async def open_connection() -> None:
+            try:
+                await self.loop.create_connection(lambda: connection, peer.host, peer.port)
+            except OSError as error:
+                logger.info("connect to %s failed: %s", peer, error)
+                self._on_error(peer)
+
+        self.loop.create_task(open_connection())
+        return connection
+
+    # -- housekeeping ---------------------------------------------------------------
+
+    def _arm_sweeper(self) -> None:
+        if self._sweeper is None:
+            interval = max(1.0, self._idle_timeout / 4)
+            self._sweeper = self.loop.call_later(interval, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        deadline = self.loop.time() - self._idle_timeout
+        for connection in list(self._connections.values()):
+            if connection.last_activity < deadline and connection.transport is not None:
+                logger.debug("closing idle connection %s", connection.peer)
+                connection.transport.close()
+        self._arm_sweeper()
+
+    async def close(self) -> None:
+        """Close every listener and connection."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for listener in self._udp:
+            if listener.transport is not None:
+                listener.transport.close()
+        for connection in list(self._connections.values()):
+            if connection.transport is not None:
+                connection.transport.close()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+        self._udp.clear()
+        self._servers.clear()
