@@ -96,7 +96,7 @@ def parse_pattern(text: str) -> Pattern:
             elements.append(frozenset(char))
             position += 1
         else:
-            raise _fault(text, position, f"unexpected character '{char}'")
+            raise _fault(text, position, f"unexpected character {quote(char)}")
     if len(elements) > MAX_PATTERN_POSITIONS:
         raise PatternError(
             f"pattern {quote(text)} has {len(elements)} positions, more than "
@@ -119,7 +119,7 @@ def _parse_set(text: str, start: int) -> tuple[frozenset[str], int]:
         char = body[index]
         at = start + 1 + index
         if char not in _ANY:
-            raise _fault(text, at, f"unexpected character '{char}' in '[...]'")
+            raise _fault(text, at, f"unexpected character {quote(char)} in '[...]'")
         if index + 1 < len(body) and body[index + 1] == "-":
             last = body[index + 2 : index + 3]
             if char not in _DIGITS or last not in _DIGITS:
