@@ -1,63 +1,31 @@
-"""route(): decisions over the county plan of conftest.py, with their explanations.
+"""route(): decisions over the county plan of conftest.py.
 
 Covers: calls between county offices, townships and departments; short numbers to the
-carrier trunk with the E.164 number; emergency numbers from a restricted phone, from
-disabled, unknown, anonymous and trunk callers, and without an emergency trunk;
-unknown (404) and incomplete (484) numbers, including length bounds; malformed and
-over-long input; disabled extensions as destination and as caller; class-of-service
-refusals with the exact reason; reject rules; conference rooms; unconditional
-forwarding to extensions and external numbers, loops (482) and over-long chains (483);
-busy and no-answer forwarding handed to the proxy; strip and prepend; disabled
-trunks; full explanations; determinism.
+carrier trunk with the E.164 number (dialed exactly and as 9 + code); emergency
+numbers from a restricted phone and from disabled, unknown, anonymous and trunk
+callers; unknown (404) and incomplete (484) numbers, including rule length bounds;
+malformed and over-long input; disabled extensions as destination and as caller;
+class-of-service refusals with the exact reason; reject rules; conference rooms;
+unconditional forwarding to extensions and external numbers, loops (482) and
+over-long chains (483); busy and no-answer forwarding handed to the proxy; strip and
+prepend; disabled trunks; determinism.
 
-Leaves out: time-of-day rules (the plan model has none; ``at`` is accepted and
-ignored), and arbitrary input (test_properties.py).
+Leaves out: explanations (test_explanation.py), routing in modified plans
+(test_engine_variants.py), time-of-day rules (the plan model has none; ``at`` is
+accepted and ignored) and arbitrary input (test_properties.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
-from typing import assert_never
 
 import pytest
 
-from dialplan.engine import (
-    CallerContext,
-    ConferenceRoom,
-    ExternalRoute,
-    LocalExtension,
-    NumberingPlan,
-    Reject,
-    RouteDecision,
-    compile_plan,
-    route,
-)
-from dialplan.model import DestinationKind, DialRuleRow, PlanRows, TrunkRow
+from dialplan.engine import CallerContext, LocalExtension, NumberingPlan, compile_plan, route
+from dialplan.model import DestinationKind, PlanRows
+from tests.dialplan.helpers import AT, dial, summary
 
 D = DestinationKind
-AT = datetime(2026, 3, 2, 9, 30)
-
-
-def summary(decision: RouteDecision) -> tuple[object, ...]:
-    """The decision without its explanation, as a compact tuple."""
-    match decision:
-        case LocalExtension():
-            return ("ring", decision.extension.number)
-        case ExternalRoute():
-            return ("out", decision.kind, decision.trunk.name, decision.number)
-        case ConferenceRoom():
-            return ("room", decision.room)
-        case Reject():
-            return ("reject", decision.status_code, decision.reason)
-        case _:
-            assert_never(decision)
-
-
-def dial(
-    plan: NumberingPlan, dialed: str, caller: str | None = "8001", trunk: str | None = None
-) -> RouteDecision:
-    return route(plan, dialed, CallerContext(caller, trunk), AT)
 
 
 ROUTES = [
@@ -318,143 +286,6 @@ def test_priority_site_extension_is_marked_for_video(plan: NumberingPlan) -> Non
     assert isinstance(decision, LocalExtension)
     assert decision.extension.priority_site is True
     assert decision.extension.site_name == "应急指挥中心"
-
-
-def test_explanation_of_forwarding_to_external_number(plan: NumberingPlan) -> None:
-    decision = dial(plan, "8105")
-    assert decision.explanation.matched == "extension 8105 (县政府办公室 孙科员)"
-    assert decision.explanation.steps == (
-        "dialed '8105'",
-        "matched extension 8105 (县政府办公室 孙科员)",
-        "class of service '全功能' of 8001 allows extension",
-        "8105 forwards all calls to 013912345678 (hop 1); the forwarded call is dialed as by 8105",
-        "matched rule #7 '01[3-9]XXXXXXXXX' external_national (priority 60)",
-        "class of service '国内长途' of 8105 allows external_national",
-        "strip 1, prepend '': '013912345678' becomes '13912345678'",
-        "send '13912345678' to trunk 'cm-county'",
-    )
-
-
-def test_explanation_of_class_of_service_refusal(plan: NumberingPlan) -> None:
-    decision = dial(plan, "0371 6512 3456", caller="8003")
-    assert str(decision.explanation) == "\n".join(
-        [
-            "matched: rule #8 '0[1-9]X.' external_national (priority 70)",
-            "1. normalised '0371 6512 3456' to '037165123456'",
-            "2. matched rule #8 '0[1-9]X.' external_national (priority 70)",
-            "3. reject 403 Forbidden: class of service '本地' of 8003 does not allow "
-            "external_national",
-        ]
-    )
-
-
-def test_explanation_of_short_number_and_emergency(plan: NumberingPlan) -> None:
-    assert dial(plan, "61002").explanation.steps[2:] == (
-        "class of service '全功能' of 8001 allows short_number",
-        "short number 61002 is mobile +8613800000002, carried by rule #3 '6XXXX' short_number",
-        "send '+8613800000002' to trunk 'cm-county'",
-    )
-    emergency = dial(plan, "110", caller="8399")
-    assert emergency.explanation.matched == "emergency number 110"
-    assert emergency.explanation.steps[2] == "emergency call: class of service not checked"
-
-
-def test_explanation_of_unknown_number(plan: NumberingPlan) -> None:
-    decision = dial(plan, "8500")
-    assert decision.explanation.matched == "nothing"
-    assert decision.explanation.steps == (
-        "dialed '8500'",
-        "reject 404 Not Found: no extension, short number or dial rule matches '8500'",
-    )
-
-
-def test_explanation_of_conference_room(plan: NumberingPlan) -> None:
-    assert dial(plan, "7901").explanation.steps[1:] == (
-        "matched rule #5 '79XX' conference (priority 40)",
-        "digits unchanged: '7901'",
-        "class of service '全功能' of 8001 allows conference",
-        "join conference room 7901",
-    )
-
-
-def test_invalid_characters_are_quoted_and_truncated(plan: NumberingPlan) -> None:
-    decision = dial(plan, "x" * 100)
-    assert isinstance(decision, Reject)
-    assert decision.reason == f"Not Found: invalid characters in dialed number '{'x' * 40}…'"
-
-
-def with_rules(rows: PlanRows, *rules: DialRuleRow) -> NumberingPlan:
-    others = tuple(rule for rule in rows.rules if rule.destination is not D.EMERGENCY)
-    return compile_plan(replace(rows, rules=(*others, *rules)))
-
-
-def test_emergency_without_emergency_trunk_is_refused_with_503(rows: PlanRows) -> None:
-    plan = with_rules(rows)
-    assert summary(dial(plan, "110", caller="8399")) == (
-        "reject",
-        503,
-        "Service Unavailable: no enabled emergency trunk is configured to reach 110",
-    )
-
-
-def test_emergency_avoids_disabled_trunk(rows: PlanRows) -> None:
-    plan = with_rules(
-        rows,
-        DialRuleRow(20, 1, "11X", 3, 3, D.EMERGENCY, trunk_id=2),
-        DialRuleRow(21, 2, "1[12][029]", 3, 3, D.EMERGENCY, trunk_id=1, prepend="0371"),
-    )
-    assert summary(dial(plan, "110")) == ("out", D.EMERGENCY, "cm-county", "0371110")
-
-
-def test_emergency_number_outside_every_emergency_pattern_is_sent_unchanged(
-    rows: PlanRows,
-) -> None:
-    plan = with_rules(rows, DialRuleRow(20, 1, "11X", 3, 3, D.EMERGENCY, trunk_id=1, prepend="9"))
-    assert summary(dial(plan, "110")) == ("out", D.EMERGENCY, "cm-county", "9110")
-    decision = dial(plan, "120")
-    assert summary(decision) == ("out", D.EMERGENCY, "cm-county", "120")
-    assert decision.explanation.steps[3] == (
-        "sent unchanged by rule #20 '11X' emergency, the first emergency rule with a trunk"
-    )
-
-
-def test_short_number_uses_first_matching_short_number_rule(rows: PlanRows) -> None:
-    backup = DialRuleRow(20, 5, "62XXX", 5, 5, D.SHORT_NUMBER, trunk_id=3)
-    plan = compile_plan(
-        replace(
-            rows,
-            trunks=(*rows.trunks, TrunkRow(3, "cu-county")),
-            rules=(*rows.rules, backup),
-        )
-    )
-    assert summary(dial(plan, "62001")) == ("out", D.SHORT_NUMBER, "cu-county", "+8613900000003")
-    assert summary(dial(plan, "61001")) == ("out", D.SHORT_NUMBER, "cm-county", "+8613800000001")
-
-
-def test_short_number_outside_every_pattern_uses_first_short_number_rule(rows: PlanRows) -> None:
-    rules = tuple(replace(rule, pattern="61XXX") if rule.id == 3 else rule for rule in rows.rules)
-    plan = compile_plan(replace(rows, rules=rules))
-    assert summary(dial(plan, "62001")) == ("out", D.SHORT_NUMBER, "cm-county", "+8613900000003")
-
-
-def test_reject_rule_without_description_names_the_rule(rows: PlanRows) -> None:
-    plan = compile_plan(
-        replace(rows, rules=(*rows.rules, DialRuleRow(20, 200, "55XX", 4, 4, D.REJECT)))
-    )
-    assert summary(dial(plan, "5512")) == (
-        "reject",
-        403,
-        "Forbidden: rule #20 '55XX' reject refuses '5512'",
-    )
-
-
-def test_route_in_an_empty_plan_finds_nothing() -> None:
-    plan = compile_plan(PlanRows(realm="empty.example"))
-    assert summary(dial(plan, "8001", caller=None)) == (
-        "reject",
-        404,
-        "Not Found: no extension, short number or dial rule matches '8001'",
-    )
 
 
 def test_route_is_deterministic_and_ignores_the_clock(rows: PlanRows, plan: NumberingPlan) -> None:

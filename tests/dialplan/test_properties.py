@@ -45,7 +45,7 @@ from dialplan.model import (
     UnitRow,
 )
 from tests.dialplan.conftest import county_rows
-from tests.dialplan.test_engine import AT
+from tests.dialplan.helpers import AT
 
 DIALED = st.text(alphabet="0123456789*#+ -().xX\r\n\x00汉８", max_size=40) | st.text(max_size=40)
 CALLERS = st.builds(
