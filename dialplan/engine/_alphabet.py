@@ -66,7 +66,9 @@ def has_control_character(text: str) -> bool:
     let a plan administrator inject header lines into responses. Ordinary and
     ideographic spaces ("张　三") are fine.
     """
-    return any(_is_control(char) for char in text)
+    # str.isprintable() is False for every control character (and for spaces other
+    # than " "), so it settles the usual all-printable name at C speed.
+    return not text.isprintable() and any(_is_control(char) for char in text)
 
 
 def _is_control(char: str) -> bool:

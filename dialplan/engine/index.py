@@ -139,7 +139,7 @@ def _rule_automaton(
     rules: Sequence[DialRule], max_states: int
 ) -> tuple[list[int], list[tuple[DialRule, ...]], list[int]]:
     """Subset construction over rule items; state 0 is the start (if any rule exists)."""
-    accept_at = [len(rule.pattern.elements) + rule.pattern.tail for rule in rules]
+    accept_at = [len(rule.pattern.elements) + int(rule.pattern.tail) for rule in rules]
     start = frozenset((index, 0) for index in range(len(rules)))
     if not start:
         return [], [], []
