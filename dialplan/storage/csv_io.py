@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Final
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dialplan.storage import _csv_rows
 from dialplan.storage.exceptions import (
@@ -239,16 +239,16 @@ def _rows(reader: Iterator[list[str]]) -> Iterator[Sequence[str]]:
 
 
 def _export_units(session: Session) -> Iterator[list[str]]:
-    codes = dict(session.execute(select(OrganisationUnit.id, OrganisationUnit.code)).tuples())
+    codes = _names(session, OrganisationUnit.id, OrganisationUnit.code)
     for unit in session.scalars(select(OrganisationUnit).order_by(OrganisationUnit.code)):
         parent = codes.get(unit.parent_id) if unit.parent_id is not None else None
         yield [unit.code, unit.name, unit.kind.value, parent or ""]
 
 
 def _export_extensions(session: Session) -> Iterator[list[str]]:
-    codes = dict(session.execute(select(OrganisationUnit.id, OrganisationUnit.code)).tuples())
-    classes = dict(session.execute(select(ClassOfService.id, ClassOfService.name)).tuples())
-    sites = dict(session.execute(select(Site.id, Site.name)).tuples())
+    codes = _names(session, OrganisationUnit.id, OrganisationUnit.code)
+    classes = _names(session, ClassOfService.id, ClassOfService.name)
+    sites = _names(session, Site.id, Site.name)
     for e in session.scalars(select(Extension).order_by(Extension.number)):
         yield [
             e.number,
@@ -266,9 +266,15 @@ def _export_extensions(session: Session) -> Iterator[list[str]]:
 
 
 def _export_short_numbers(session: Session) -> Iterator[list[str]]:
-    codes = dict(session.execute(select(OrganisationUnit.id, OrganisationUnit.code)).tuples())
+    codes = _names(session, OrganisationUnit.id, OrganisationUnit.code)
     for n in session.scalars(select(ShortNumber).order_by(ShortNumber.short_code)):
         yield [n.short_code, n.mobile_e164, n.person_name, codes[n.unit_id], n.desk_extension or ""]
+
+
+def _names(
+    session: Session, key: InstrumentedAttribute[int], name: InstrumentedAttribute[str]
+) -> dict[int, str]:
+    return {row_id: value for row_id, value in session.execute(select(key, name))}
 
 
 _APPLIERS: Final = {

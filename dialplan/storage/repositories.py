@@ -38,7 +38,6 @@ __all__ = [
     "short_number_by_code",
     "site_by_name",
     "trunk_by_name",
-    "unit_ancestors",
     "unit_by_code",
     "unit_descendant_ids",
 ]
@@ -56,9 +55,7 @@ def first(session: Session, statement: Select[M]) -> M | None:
     return session.scalars(statement.limit(1)).first()
 
 
-def page(
-    session: Session, statement: Select[M], *, skip: int, limit: int
-) -> tuple[list[M], int]:
+def page(session: Session, statement: Select[M], *, skip: int, limit: int) -> tuple[list[M], int]:
     """Return rows ``skip .. skip+limit`` of the ordered ``statement`` and the total count."""
     count = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     rows = list(session.scalars(statement.offset(skip).limit(limit)))
@@ -80,21 +77,6 @@ def remove(session: Session, obj: Base) -> None:
 def unit_by_code(session: Session, code: str) -> OrganisationUnit | None:
     """Return the unit with ``code``."""
     return first(session, select(OrganisationUnit).where(OrganisationUnit.code == code))
-
-
-def unit_ancestors(session: Session, unit: OrganisationUnit) -> list[OrganisationUnit]:
-    """Return ``unit`` and its ancestors, nearest first; stops at a cycle."""
-    chain = [unit]
-    seen = {unit.id}
-    parent_id = unit.parent_id
-    while parent_id is not None and parent_id not in seen:
-        parent = session.get(OrganisationUnit, parent_id)
-        if parent is None:
-            break
-        chain.append(parent)
-        seen.add(parent.id)
-        parent_id = parent.parent_id
-    return chain
 
 
 def unit_descendant_ids(session: Session, unit_id: int) -> set[int]:

@@ -110,9 +110,12 @@ def check_number_free(
 
 
 def check_extension_in_unit_blocks(session: Session, number: str, unit: OrganisationUnit) -> None:
-    """Refuse ``number`` unless a block of ``unit`` or of an ancestor contains it."""
-    chain = repositories.unit_ancestors(session, unit)
-    blocks = repositories.blocks_of_units(session, [u.id for u in chain])
+    """Refuse ``number`` unless a block of ``unit`` itself contains it.
+
+    Only the unit's own blocks count, as in the plan compiler: a department that needs
+    numbers gets its own block, carved from its parent's range.
+    """
+    blocks = repositories.blocks_of_units(session, [unit.id])
     if any(block_contains(block, number) for block in blocks):
         return
     for block in session.scalars(select(NumberBlock).order_by(NumberBlock.first)):
@@ -147,8 +150,7 @@ def check_extensions_covered(session: Session, unit_ids: Iterable[int]) -> None:
     for extension in extensions:
         unit = session.get(OrganisationUnit, extension.unit_id)
         assert unit is not None  # foreign key
-        chain = repositories.unit_ancestors(session, unit)
-        blocks = repositories.blocks_of_units(session, [u.id for u in chain])
+        blocks = repositories.blocks_of_units(session, [unit.id])
         if not any(block_contains(block, extension.number) for block in blocks):
             raise Conflict(
                 f"{describe_extension(extension)} would be outside the number blocks "

@@ -114,9 +114,7 @@ def update_block(
             block.unit_id = _rules.require_unit(session, "unit_id", changes["unit_id"]).id
         block.first, block.last = first, last
         session.flush()
-        _rules.check_extensions_covered(
-            session, repositories.unit_descendant_ids(session, old_unit_id)
-        )
+        _rules.check_extensions_covered(session, [old_unit_id])
         write.record("update", _KIND, str(block.id), before=before, after=snapshot(block))
     return block_record(block)
 
@@ -136,7 +134,7 @@ def delete_block(
         before = snapshot(block)
         unit_id = block.unit_id
         repositories.remove(session, block)
-        _rules.check_extensions_covered(session, repositories.unit_descendant_ids(session, unit_id))
+        _rules.check_extensions_covered(session, [unit_id])
         write.record("delete", _KIND, str(block_id), before=before, after=None)
 
 

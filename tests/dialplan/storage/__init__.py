@@ -1,0 +1,1 @@
+"""Tests of the numbering-plan storage: migrations, services, CSV, demo plan."""
