@@ -1,0 +1,1 @@
+"""Subcommands of ``ronghe`` besides ``serve``; each module offers ``add_parser``."""
