@@ -218,7 +218,8 @@ class NonceManager:
     """Issues and checks stateless nonces, and remembers nonce-counts to stop replays.
 
     ``secret`` must be shared by every process that should accept each other's nonces.
-    ``random_bytes`` is injectable so tests can be deterministic.
+    ``random_bytes`` is injectable so tests can be deterministic. Like the other engines
+    of the SIP core, an instance belongs to one thread (the event loop's).
     """
 
     def __init__(

@@ -673,6 +673,44 @@ def test_parse_authorization_raises_only_parse_error(text: str) -> None:
         parse_authorization(text)
 
 
+# Header-like text: the scheme, then a soup of the characters the grammar cares about.
+_AUTH_SOUP = st.builds(
+    lambda scheme, parts: f"{scheme} {''.join(parts)}",
+    st.sampled_from(["Digest", "digest", "Basic", "Digest\t"]),
+    st.lists(
+        st.one_of(
+            st.sampled_from(['"', "\\", ",", "=", " ", "\t", "nc", "username", "uri", "realm"]),
+            st.from_regex(r"[A-Za-z0-9\-.!%*_+`'~]{1,8}", fullmatch=True),
+            st.text(max_size=3),
+        ),
+        max_size=30,
+    ),
+)
+
+
+_VALID_AUTHORIZATION = (
+    'Digest username="8001", realm="xiayi.gov.cn", nonce="n0", uri="sip:xiayi.gov.cn", '
+    'response="00ff", algorithm=SHA-256, cnonce="c", opaque="o", qop=auth, nc=00000001'
+)
+# A valid header with one spot overwritten by a few random characters.
+_MUTATED = st.builds(
+    lambda at, junk: _VALID_AUTHORIZATION[:at] + junk + _VALID_AUTHORIZATION[at + len(junk) :],
+    st.integers(0, len(_VALID_AUTHORIZATION)),
+    st.text(st.sampled_from('"\\,= \t;xA0é\udcff'), min_size=1, max_size=3),
+)
+
+
+@given(
+    st.one_of(
+        _AUTH_SOUP, _MUTATED, st.binary().map(lambda raw: raw.decode("utf-8", "surrogateescape"))
+    )
+)
+def test_header_soup_raises_only_parse_error(text: str) -> None:
+    for parse in (parse_authorization, parse_challenge):
+        with contextlib.suppress(ParseError):
+            parse(text)
+
+
 @given(st.text())
 @example('Digest realm="r", nonce="n", algorithm=MD5-sess, qop="auth,auth-int"')
 def test_parse_challenge_raises_only_parse_error(text: str) -> None:
