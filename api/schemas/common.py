@@ -18,9 +18,9 @@ from dialplan.storage.validation import (
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "E164",
     "MAX_ID",
     "DialString",
-    "E164",
     "Id",
     "Name",
     "Number",

@@ -22,6 +22,7 @@ from dialplan.storage.validation import check_name
 __all__ = [
     "ClassOfServiceChanges",
     "NewClassOfService",
+    "allowed_values",
     "create_class_of_service",
     "delete_class_of_service",
     "get_class_of_service",

@@ -38,6 +38,7 @@ __all__ = [
     "get_extension",
     "list_extensions",
     "reset_extension_password",
+    "set_password",
     "update_extension",
 ]
 

@@ -1,0 +1,1 @@
+"""Tests of the admin REST API, over HTTP against SQLite and PostgreSQL."""
