@@ -239,10 +239,19 @@ def _rows(reader: Iterator[list[str]]) -> Iterator[Sequence[str]]:
 
 
 def _export_units(session: Session) -> Iterator[list[str]]:
-    codes = _names(session, OrganisationUnit.id, OrganisationUnit.code)
-    for unit in session.scalars(select(OrganisationUnit).order_by(OrganisationUnit.code)):
+    # Parents before their sub-units (depth first, siblings by code), so the file
+    # imports again as it is.
+    all_units = list(session.scalars(select(OrganisationUnit).order_by(OrganisationUnit.code)))
+    codes = {unit.id: unit.code for unit in all_units}
+    children: dict[int | None, list[OrganisationUnit]] = {}
+    for unit in all_units:
+        children.setdefault(unit.parent_id, []).append(unit)
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        unit = stack.pop()
         parent = codes.get(unit.parent_id) if unit.parent_id is not None else None
         yield [unit.code, unit.name, unit.kind.value, parent or ""]
+        stack.extend(reversed(children.get(unit.id, [])))
 
 
 def _export_extensions(session: Session) -> Iterator[list[str]]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialplan.storage.csv_io import CsvKind, detect_kind, export_csv, import_csv
+from dialplan.storage.database import create_database_engine, create_session_factory
 from dialplan.storage.demo import seed_demo_plan
 from dialplan.storage.exceptions import ImportRejected, RowError
 from dialplan.storage.records import Actor
@@ -151,3 +155,19 @@ def test_export_round_trips_through_import(session: Session) -> None:
     lines = export_csv(session, kind=CsvKind.EXTENSIONS).decode("utf-8-sig").splitlines()
     assert lines[0].startswith("number,display_name,unit_code,class_of_service,site")
     assert lines[5] == "8188,应急值班室,zfb,national,应急指挥中心,true,,,,20,"
+
+
+def test_exported_units_import_into_an_empty_database(
+    session: Session, sqlite_template: Path, tmp_path: Path
+) -> None:
+    data = export_csv(session, kind=CsvKind.UNITS)
+    empty = tmp_path / "empty.db"
+    shutil.copyfile(sqlite_template, empty)
+    engine = create_database_engine(f"sqlite:///{empty}")
+    try:
+        with create_session_factory(engine)() as other:
+            report = import_csv(other, actor=ACTOR, realm=REALM, kind=CsvKind.UNITS, data=data)
+            assert report.created == 7
+            assert export_csv(other, kind=CsvKind.UNITS) == data
+    finally:
+        engine.dispose()
