@@ -266,14 +266,9 @@ class Core:
 
     def destroy(self, transaction: Transaction) -> None:
         """Forget a terminated transaction, cancel its timers and tell the TU."""
-        for timer in (
-            transaction.retransmit_timer,
-            transaction.timeout_timer,
-            transaction.wait_timer,
-        ):
-            if timer is not None:
-                timer.transaction = None
-                self.cancelled += 1
+        self._drop(transaction.retransmit_timer)
+        self._drop(transaction.timeout_timer)
+        self._drop(transaction.wait_timer)
         transaction.retransmit_timer = transaction.timeout_timer = transaction.wait_timer = None
         transaction.fire_now = None
         if isinstance(transaction, ClientTransaction):

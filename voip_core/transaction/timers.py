@@ -78,10 +78,14 @@ class TimerConfig:
     transaction layer never arms it; it is here so the proxy reads all timers from one place."""
 
     def __post_init__(self) -> None:
-        for name in ("t1", "t2", "t4", "timer_c"):
-            value = getattr(self, name)
+        for name, value in (
+            ("T1", self.t1),
+            ("T2", self.t2),
+            ("T4", self.t4),
+            ("Timer C", self.timer_c),
+        ):
             if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name.upper()} {value} must be a positive number of seconds")
+                raise ValueError(f"{name} {value} must be a positive number of seconds")
         if self.t1 >= self.t2:
             raise ValueError(f"T1 {self.t1} must be below T2 {self.t2}")
         if self.timer_c <= _TIMER_C_FLOOR:
