@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 #: Largest page a listing returns.
 MAX_PAGE_SIZE: Final = 500
-_ENTITY_TAG: Final = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+_ENTITY_TAG: Final = re.compile(r'^\s*"(\d{1,9})"\s*$')
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +147,7 @@ def _if_match(
 ) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
+    # RFC 9110 §13.1.1: If-Match compares strongly, so a weak tag (W/"3") never matches.
     match = _ENTITY_TAG.match(if_match)
     if match is None:
         raise HTTPException(

@@ -132,6 +132,10 @@ async def test_if_match_guards_updates_and_deletes(client: httpx.AsyncClient, ke
         "/extensions/8202", headers={**keys.operator, "If-Match": "yesterday"}
     )
     assert malformed.status_code == 412
+    weak = await client.delete(
+        "/extensions/8202", headers={**keys.operator, "If-Match": f"W/{new_etag}"}
+    )
+    assert weak.status_code == 412  # RFC 9110 §13.1.1: If-Match uses strong comparison
     deleted = await client.delete(
         "/extensions/8202", headers={**keys.operator, "If-Match": new_etag}
     )

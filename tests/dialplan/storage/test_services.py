@@ -3,6 +3,8 @@ time, the audit log and the plan version. Every test runs on SQLite and PostgreS
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 
 import pytest
@@ -330,3 +332,35 @@ def test_api_keys_are_stored_hashed_and_the_last_admin_stays(session: Session) -
     revoked = api_keys.revoke_api_key(session, actor=ACTOR, key_id=viewer.key.id)
     assert revoked.revoked_at is not None
     assert api_keys.authenticate(session, secret=viewer.secret) is None
+
+
+def test_concurrent_writers_are_serialised(session_factory: sessionmaker[Session]) -> None:
+    seed_demo_plan(session_factory, realm=REALM)
+    version = current_plan_version(session_factory)
+    barrier = threading.Barrier(4)
+
+    def create(number: str) -> str:
+        barrier.wait()
+        with session_factory() as session:
+            try:
+                extensions.create_extension(
+                    session,
+                    actor=ACTOR,
+                    realm=REALM,
+                    new=NewExtension(
+                        number=number, display_name="并发", unit_id=4, class_of_service_id=1
+                    ),
+                )
+            except Conflict as conflict:
+                return conflict.message
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(create, ["8210", "8210", "8211", "8211"]))
+    assert outcomes == [
+        "created",
+        "created",
+        "number 8210 is already used by extension 8210 (并发)",
+        "number 8211 is already used by extension 8211 (并发)",
+    ]
+    assert current_plan_version(session_factory) == version + 2
