@@ -117,7 +117,10 @@ class Baresip:
         self._dead = False
         self.exit_code: int | None = None
         assert proc.stdout is not None
-        threading.Thread(target=self._read_output, args=(proc.stdout,), daemon=True).start()
+        self._threads = [
+            threading.Thread(target=self._read_output, args=(proc.stdout,), daemon=True)
+        ]
+        self._threads[0].start()
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -197,7 +200,9 @@ class Baresip:
             time.sleep(0.02)
         self._sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=timeout)
         self._sock.settimeout(None)
-        threading.Thread(target=self._read_ctrl, args=(self._sock,), daemon=True).start()
+        reader = threading.Thread(target=self._read_ctrl, args=(self._sock,), daemon=True)
+        self._threads.append(reader)
+        reader.start()
 
     def close(self, timeout: float = 2.0) -> int | None:
         """Quit baresip (``quit`` command, then SIGTERM, then SIGKILL, ``timeout`` s
@@ -215,6 +220,11 @@ class Baresip:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self.exit_code = self._proc.wait()
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:  # they end at EOF, now that baresip is gone
+            thread.join(2.0)
         if self._sock is not None:
             self._sock.close()
         if self._proc.stdout is not None:

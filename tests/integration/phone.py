@@ -268,9 +268,12 @@ class Phone:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self.exit_code = self._proc.wait(timeout)
+        for thread in self._threads:  # they end at EOF, now that the agent is gone
+            thread.join(2.0)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):
+                    stream.close()
         return self.exit_code
 
     def begin_close(self) -> None:
