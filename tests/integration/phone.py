@@ -83,6 +83,8 @@ class CallHandle:
     from_header: str = ""
     #: The transport in the top Via of an incoming INVITE ("UDP", "TCP").
     via_transport: str = ""
+    #: The peer's Contact (on TCP it carries ``;transport=tcp``).
+    remote_contact: str = ""
     call_id: str = ""
     state: str = "NULL"
     states: list[str] = field(default_factory=list)
@@ -496,6 +498,7 @@ class Phone:
                 remote_display_name=msg.get("display_name", ""),
                 from_header=msg.get("from_header", ""),
                 via_transport=msg.get("via_transport", ""),
+                remote_contact=msg.get("remote_contact", ""),
                 call_id=msg.get("call_id", ""),
                 state="INCOMING",
                 states=["INCOMING"],
@@ -517,5 +520,7 @@ class Phone:
             handle.call_id = msg.get("call_id") or handle.call_id
             if msg.get("remote_uri"):
                 handle.remote_uri = msg["remote_uri"]
+            if msg.get("remote_contact"):
+                handle.remote_contact = msg["remote_contact"]
             if msg["state"] == "DISCONNECTED":
                 handle._final_rtp = RtpStats(**(msg.get("rtp") or {}))

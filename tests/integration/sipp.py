@@ -16,6 +16,8 @@ The driver (one place, shared with the benchmarks) runs SIPp's built-in ``uac``/
   check the digest (SIPp ``verifyauth``), for proving the two authenticating
   scenarios and the phones' REGISTER without the Ronghe server; ``uas_auth.xml``
   also plays a carrier trunk demanding authentication.
+- ``registrar_unregister.xml``: ``registrar_auth.xml`` plus the client's
+  un-REGISTER, for proving the phones' ``unregister()``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ server test fails the drivers are known good:
   caller's Chinese display name arrives intact; CANCEL (487) and rejection (486)
   give the final status on both sides.
 - pjsua2 REGISTER with digest against SIPp's ``registrar_auth.xml``: 200 with the
-  right password, 403 with a wrong one, over UDP and TCP.
+  right password, 403 with a wrong one, over UDP and TCP; un-REGISTER against
+  ``registrar_unregister.xml``.
 - SIPp built-in ``uac`` → ``uas`` (10 calls, none failed); SIPp ``uac_auth.xml`` and
   ``register_auth.xml`` against the digest-checking stand-ins ``uas_auth.xml`` and
   ``registrar_auth.xml``, over UDP and TCP.
@@ -55,6 +56,8 @@ def test_pjsua_phones_call_each_other_with_rtp_both_ways(
     assert incoming.remote_display_name == COUNTY_OFFICE
     assert f'"{COUNTY_OFFICE}"' in incoming.from_header
     assert incoming.via_transport == transport.upper()
+    assert (";transport=tcp" in incoming.remote_contact.lower()) == (transport == "tcp")
+    assert (";transport=tcp" in outgoing.remote_contact.lower()) == (transport == "tcp")
     out_rtp = outgoing.wait_rtp(min_packets=25, timeout=5)
     in_rtp = incoming.wait_rtp(min_packets=25, timeout=5)
     assert out_rtp.flows_both_ways
@@ -121,6 +124,26 @@ def test_pjsua_register_answers_the_digest_challenge(
             registrar.uri, "8001", password, "ronghe.test", expires=120, timeout=5
         )
         assert code == expected
+        registrar.wait(10).check(calls=1)
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_pjsua_unregister_removes_the_binding(
+    phone_factory: PhoneFactory, tmp_path: Path, transport: str
+) -> None:
+    with Sipp.start(
+        scenario("registrar_unregister"),
+        transport=transport,
+        calls=1,
+        injection=users_injection([("8001", "s3cret-8001")]),
+        keys={"realm": "ronghe.test"},
+        timeout=15,
+        workdir=tmp_path / "registrar",
+    ) as registrar:
+        phone = phone_factory(transport=transport)
+        assert phone.register(registrar.uri, "8001", "s3cret-8001", "ronghe.test") == 200
+        assert phone.unregister(timeout=5) == 200
+        assert phone.reg_events[-1]["expiration"] == 0
         registrar.wait(10).check(calls=1)
 
 
