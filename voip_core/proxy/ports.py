@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from dialplan.engine import CallerContext, RouteDecision
+from voip_core.registrar.authentication import Authenticated, Authenticator, Challenge
 from voip_core.sip.message import Request, Response
 from voip_core.sip.peer import Peer
 from voip_core.sip.uri import SipUri, Uri
@@ -57,30 +58,6 @@ class Router(Protocol):
 
     def route(self, dialed: str, caller: CallerContext, at: datetime) -> RouteDecision:
         """Decide where ``dialed`` goes for ``caller``."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticated:
-    """The request carried valid credentials for ``username``."""
-
-    username: str
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """The request must be retried with credentials: send this 401/407."""
-
-    status_code: int
-    headers: tuple[tuple[str, str], ...]
-    reason: str | None = None
-
-
-class Authenticator(Protocol):
-    """Digest authentication of requests (RFC 3261 §22, RFC 7616, RFC 8760)."""
-
-    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated | Challenge:
-        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization`` credentials."""
         ...
 
 

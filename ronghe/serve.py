@@ -1,0 +1,203 @@
+"""``ronghe serve``: wire storage, numbering plan, SIP core, transports and the API; run them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import logging
+import signal
+import sys
+import time
+
+from dialplan.storage import (
+    DemoCredential,
+    StoredPlanSource,
+    create_database_engine,
+    create_session_factory,
+    seed_demo_plan,
+    upgrade_to_head,
+)
+from ronghe.addresses import local_addresses, primary_address
+from ronghe.settings import ServeSettings, load_secret
+from ronghe.wiring import PlanCredentials, PlanRouter, watch_plan
+from voip_core.node import SipNode
+from voip_core.proxy.config import ListenAddress, ProxyConfig
+from voip_core.proxy.core import Proxy
+from voip_core.proxy.location import StoreLocation
+from voip_core.registrar import MemoryBindingStore, RegistrarPolicy
+from voip_core.registrar.authentication import DigestAuthenticator
+from voip_core.registrar.service import Registrar
+from voip_core.sip.digest import NonceManager
+from voip_core.transaction import TimerConfig, TransactionLayer
+from voip_core.transport.manager import TransportManager
+from voip_core.transport.tracer import LoggingTracer, NullTracer
+
+__all__ = ["run"]
+
+logger = logging.getLogger("ronghe")
+
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def run(settings: ServeSettings) -> int:
+    """Run until SIGINT/SIGTERM; returns the process exit status."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if settings.trace_sip:
+        logging.getLogger("ronghe.wire").setLevel(logging.DEBUG)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.run(_serve(settings))
+    return uvloop.run(_serve(settings))
+
+
+def _derive(secret: bytes, label: bytes) -> bytes:
+    return hmac.new(secret, label, hashlib.sha256).digest()
+
+
+async def _serve(settings: ServeSettings) -> int:
+    loop = asyncio.get_running_loop()
+    secret = load_secret(settings)
+    await asyncio.to_thread(upgrade_to_head, settings.database_url)
+    engine = create_database_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    credentials: list[DemoCredential] = []
+    if settings.demo:
+        credentials = await asyncio.to_thread(seed_demo_plan, session_factory, realm=settings.domain)
+    live_plan = StoredPlanSource(session_factory, realm=settings.domain)
+    await asyncio.to_thread(live_plan.reload_now)
+
+    store = MemoryBindingStore()
+    gruu_secret = _derive(secret, b"gruu")
+    authenticator = DigestAuthenticator(
+        realm=settings.domain,
+        nonces=NonceManager(_derive(secret, b"nonce"), lifetime=settings.nonce_lifetime),
+        lookup_ha1=PlanCredentials(live_plan),
+    )
+    policy = RegistrarPolicy(
+        min_expires=settings.min_expires,
+        max_expires=settings.max_expires,
+        default_expires=min(max(3600, settings.min_expires), settings.max_expires),
+    )
+    registrar = Registrar(
+        domain=settings.domain, store=store, authenticator=authenticator, policy=policy, gruu_secret=gruu_secret
+    )
+
+    advertised = settings.advertise or (
+        primary_address() if settings.sip_host in _WILDCARDS else settings.sip_host
+    )
+    layer = TransactionLayer(TimerConfig(t1=settings.t1, t2=settings.t2, t4=settings.t4))
+    node_holder: list[SipNode] = []
+    transports = TransportManager(
+        on_message=lambda data, peer, stream: node_holder[0].on_message(data, peer, stream),
+        on_error=lambda peer: node_holder[0].on_transport_error(peer),
+        tracer=LoggingTracer() if settings.trace_sip else NullTracer(),
+        idle_timeout=settings.tcp_idle_timeout,
+    )
+    udp_host, udp_port = await transports.listen_udp(settings.sip_host, settings.sip_port)
+    await transports.listen_tcp(settings.sip_host, udp_port)
+    aliases = {address.lower() for address in local_addresses()} | {advertised.lower()}
+    if settings.sip_host not in _WILDCARDS:
+        aliases.add(settings.sip_host.lower())
+    config = ProxyConfig(
+        domain=settings.domain,
+        listen=(ListenAddress("udp", advertised, udp_port), ListenAddress("tcp", advertised, udp_port)),
+        aliases=frozenset(aliases),
+        trusted_networks=tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks),
+        user_agent="Ronghe",
+    )
+    proxy = Proxy(
+        config=config,
+        layer=layer,
+        location=StoreLocation(store, gruu_secret=gruu_secret),
+        router=PlanRouter(live_plan),
+        authenticator=authenticator,
+        registrar=registrar,
+        flow_secret=_derive(secret, b"flow"),
+    )
+    node = SipNode(layer=layer, proxy=proxy, loop=loop, max_transactions=settings.max_transactions)
+    node_holder.append(node)
+    node.attach(transports)
+
+    tasks = [
+        asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),
+        asyncio.create_task(_purge(store), name="binding-purge"),
+    ]
+    api_server = None
+    api_url = "disabled"
+    if settings.api_port:
+        api_server, api_url = await _start_api(settings, session_factory, live_plan, store, proxy, tasks)
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    _announce(settings, advertised, udp_port, credentials)
+    print(f"READY sip=udp:{udp_host}:{udp_port},tcp:{udp_host}:{udp_port} api={api_url}", flush=True)
+    await stop.wait()
+
+    logger.info("shutting down")
+    if api_server is not None:
+        api_server.should_exit = True
+    for task in tasks:
+        if task.get_name() != "api":
+            task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    node.close()
+    await transports.close()
+    engine.dispose()
+    return 0
+
+
+async def _purge(store: MemoryBindingStore, interval: float = 30.0) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        removed = store.purge_expired(time.time())
+        if removed:
+            logger.info("purged %d expired registrations", removed)
+
+
+async def _start_api(settings, session_factory, live_plan, store, proxy, tasks):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from api.app import create_app
+    from ronghe.views import ProxyRegistrations
+
+    app = create_app(
+        session_factory=session_factory,
+        realm=settings.domain,
+        plan_source=live_plan,
+        registrations=ProxyRegistrations(store, proxy, asyncio.get_running_loop()),
+    )
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def,override]
+            yield  # signals belong to `ronghe serve`, which stops the API itself
+
+    server = _Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level, access_log=False))
+    tasks.append(asyncio.create_task(server.serve(), name="api"))
+    while not server.started:
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    host = f"[{settings.api_host}]" if ":" in settings.api_host else settings.api_host
+    return server, f"http://{host}:{port}"
+
+
+def _announce(settings: ServeSettings, advertised: str, port: int, credentials: list[DemoCredential]) -> None:
+    if not credentials:
+        return
+    print("Demo numbering plan created. Register a SIP phone with:", flush=True)
+    print(f"  registrar/proxy: {advertised}:{port} (UDP or TCP), domain/realm: {settings.domain}")
+    print("  extension  password          name")
+    for credential in credentials:
+        print(f"  {credential.number:<10} {credential.password:<17} {credential.display_name}")
+    print("These passwords are shown once; reset them through the admin API.", flush=True)

@@ -1,0 +1,67 @@
+"""Small adapters that connect the numbering plan to the SIP core's ports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialplan.engine import CallerContext, PlanError, RouteDecision, route
+from dialplan.storage import StoredPlanSource, current_plan_version
+
+__all__ = ["PlanCredentials", "PlanRouter", "watch_plan"]
+
+logger = logging.getLogger(__name__)
+
+
+class PlanRouter:
+    """The proxy's ``Router`` port: ``route()`` over the live plan."""
+
+    def __init__(self, source: StoredPlanSource) -> None:
+        self._source = source
+
+    def route(self, dialed: str, caller: CallerContext, at: datetime) -> RouteDecision:
+        """Decide with whatever plan is live right now."""
+        return route(self._source.current(), dialed, caller, at)
+
+
+class PlanCredentials:
+    """HA1 lookup for digest authentication: enabled extensions of the live plan."""
+
+    def __init__(self, source: StoredPlanSource) -> None:
+        self._source = source
+
+    def __call__(self, username: str, algorithm: Literal["MD5", "SHA-256"]) -> str | None:
+        extension = self._source.current().extension(username)
+        if extension is None or not extension.enabled:
+            return None
+        return extension.ha1_sha256 if algorithm == "SHA-256" else extension.ha1_md5
+
+
+async def watch_plan(
+    source: StoredPlanSource, session_factory: sessionmaker[Session], *, interval: float = 0.5
+) -> None:
+    """Reload the plan when another node or ``ronghe plan import`` changed it.
+
+    Writes through this process's API reload at once; this poll catches the rest within
+    ``interval``. A plan that fails to compile is reported once and the last good one
+    stays live; a database outage is logged and routing goes on with the live plan.
+    """
+    rejected: int | None = None
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            version = await asyncio.to_thread(current_plan_version, session_factory)
+            if version in (source.current().version, rejected):
+                continue
+            await asyncio.to_thread(source.reload_now)
+        except PlanError as error:
+            rejected = version
+            logger.error("numbering plan version %d rejected, keeping the live plan: %s", version, error)
+        except Exception:  # noqa: BLE001  # a database outage must not stop routing
+            logger.warning(
+                "numbering plan poll failed; routing with version %d", source.current().version, exc_info=True
+            )

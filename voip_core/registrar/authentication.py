@@ -1,0 +1,78 @@
+"""Digest authentication of requests for the proxy (407) and the registrar (401)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from voip_core.sip.digest import (
+    AuthStatus,
+    Ha1Lookup,
+    NonceManager,
+    authenticate,
+    build_challenges,
+    serialize_challenge,
+)
+from voip_core.sip.message import Request
+
+__all__ = ["Authenticated", "Authenticator", "Challenge", "DigestAuthenticator"]
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """The request carried valid credentials for ``username``."""
+
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """The request must be retried with credentials: send this 401/407."""
+
+    status_code: int
+    headers: tuple[tuple[str, str], ...]
+    reason: str | None = None
+
+
+class Authenticator(Protocol):
+    """Digest authentication of requests (RFC 3261 §22, RFC 7616, RFC 8760)."""
+
+    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated | Challenge:
+        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization`` credentials."""
+        ...
+
+
+class DigestAuthenticator:
+    """RFC 3261 §22 with RFC 7616 / RFC 8760 digests against HA1s from the numbering plan.
+
+    Unknown users, disabled extensions and wrong passwords all get the same fresh
+    challenge, so nothing reveals which extensions exist.
+    """
+
+    def __init__(self, *, realm: str, nonces: NonceManager, lookup_ha1: Ha1Lookup) -> None:
+        self._realm = realm
+        self._nonces = nonces
+        self._lookup_ha1 = lookup_ha1
+
+    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated | Challenge:
+        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization``."""
+        result = authenticate(
+            request,
+            realm=self._realm,
+            nonces=self._nonces,
+            now=now,
+            lookup_ha1=self._lookup_ha1,
+            proxy=proxy,
+        )
+        if result.status is AuthStatus.OK and result.username is not None:
+            return Authenticated(result.username)
+        return self.challenge(proxy=proxy, now=now, stale=result.status is AuthStatus.STALE)
+
+    def challenge(self, *, proxy: bool, now: float, stale: bool = False) -> Challenge:
+        """A fresh 401/407 challenge offering SHA-256 and MD5 (RFC 8760 §2.4)."""
+        header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+        challenges = build_challenges(realm=self._realm, nonces=self._nonces, now=now, stale=stale)
+        return Challenge(
+            status_code=407 if proxy else 401,
+            headers=tuple((header, serialize_challenge(c)) for c in challenges),
+        )

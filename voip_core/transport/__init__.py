@@ -1,0 +1,1 @@
+"""asyncio transports (UDP, TCP) and wire tracing: the I/O edge of the SIP core."""
