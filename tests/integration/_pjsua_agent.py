@@ -375,7 +375,9 @@ class Agent:
 
         self._set_codecs(codecs)
         acc = AgentAccount(self, "local")
-        local_cfg = self._account_config(self.id_uri(user, f"{host}:{self.local_port}"))
+        local_cfg = self._account_config(
+            self.id_uri(user, f"{host}:{self.local_port}"), proxy=outbound_proxy
+        )
         acc.create(local_cfg, True)
         self.local_account = acc
         return {

@@ -180,6 +180,8 @@ class Phone:
         self.local_port = 0
         #: A SIP URI reaching this phone directly (with ``;transport=tcp`` on TCP).
         self.contact_uri = ""
+        #: The outbound proxy route (a SIP URI with ``;lr``), "" if none.
+        self.outbound_proxy = ""
         #: The From of the phone's unregistered (direct-call) account.
         self.id_uri = ""
         self.exit_code: int | None = None
@@ -231,6 +233,7 @@ class Phone:
         phone.transport = transport
         phone.host = host
         phone.user = user
+        phone.outbound_proxy = phone._proxy_uri(outbound_proxy)
         try:
             result = phone.request(
                 "start",
@@ -240,7 +243,7 @@ class Phone:
                     "local_port": local_port,
                     "user": user,
                     "display_name": display_name,
-                    "outbound_proxy": phone._proxy_uri(outbound_proxy),
+                    "outbound_proxy": phone.outbound_proxy,
                     "stun_servers": stun_servers or [],
                     "ice": ice,
                     "rewrite_contact": rewrite_contact,
@@ -321,10 +324,14 @@ class Phone:
 
         Digest challenges are answered for ``realm`` (``"*"``: any). Returns the final
         status code: 200 when bound, 401/403 when authentication failed, 408/503 when
-        the registrar did not answer, ... Later calls go out from this account. On a
-        TCP phone ``;transport=tcp`` is added to URIs that name no transport.
+        the registrar did not answer, ... Later calls go out from this account.
+        ``outbound_proxy`` (``host:port`` or URI; ``""``: none) replaces the one given
+        to :meth:`start`. On a TCP phone ``;transport=tcp`` is added to the registrar
+        and proxy URIs when they name no transport.
         """
         start = self._reg_event_count()
+        if outbound_proxy is not None:
+            self.outbound_proxy = self._proxy_uri(outbound_proxy)
         self.request(
             "register",
             {
@@ -335,9 +342,7 @@ class Phone:
                 "realm": realm,
                 "expires": expires,
                 "user": user,
-                "outbound_proxy": (
-                    None if outbound_proxy is None else self._proxy_uri(outbound_proxy)
-                ),
+                "outbound_proxy": self.outbound_proxy,
             },
             timeout,
         )
@@ -368,10 +373,14 @@ class Phone:
     def call(
         self, uri: str, headers: dict[str, str] | None = None, timeout: float = 5.0
     ) -> CallHandle:
-        """Send an INVITE to ``uri`` (``;transport=tcp`` added on a TCP phone)."""
-        result = self.request(
-            "call", {"uri": self._on_transport(uri), "headers": headers or {}}, timeout
-        )
+        """Send an INVITE to ``uri`` with extra ``headers``.
+
+        Without an outbound proxy a TCP phone adds ``;transport=tcp`` to a ``uri``
+        naming no transport (a direct call); through a proxy the request-URI is
+        sent as given, the proxy route already fixing the transport.
+        """
+        target = uri if self.outbound_proxy else self._on_transport(uri)
+        result = self.request("call", {"uri": target, "headers": headers or {}}, timeout)
         key = int(result["call"])
         with self._cond:
             handle = self._calls.get(key)

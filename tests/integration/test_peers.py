@@ -8,7 +8,7 @@ server test fails the drivers are known good:
   give the final status on both sides.
 - pjsua2 REGISTER with digest against SIPp's ``registrar_auth.xml``: 200 with the
   right password, 403 with a wrong one, over UDP and TCP; un-REGISTER against
-  ``registrar_unregister.xml``.
+  ``registrar_unregister.xml``; INVITE, ACK and BYE through an outbound proxy.
 - SIPp built-in ``uac`` → ``uas`` (10 calls, none failed); SIPp ``uac_auth.xml`` and
   ``register_auth.xml`` against the digest-checking stand-ins ``uas_auth.xml`` and
   ``registrar_auth.xml``, over UDP and TCP.
@@ -145,6 +145,24 @@ def test_pjsua_unregister_removes_the_binding(
         assert phone.unregister(timeout=5) == 200
         assert phone.reg_events[-1]["expiration"] == 0
         registrar.wait(10).check(calls=1)
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_pjsua_sends_through_its_outbound_proxy(
+    phone_factory: PhoneFactory, tmp_path: Path, transport: str
+) -> None:
+    # The request-URI's domain does not resolve: the call only connects because the
+    # INVITE, ACK and BYE all go to the outbound proxy (SIPp's uas.xml here).
+    with Sipp.start(
+        scenario("uas"), transport=transport, calls=1, timeout=15, workdir=tmp_path / "proxy"
+    ) as proxy:
+        phone = phone_factory(transport=transport, outbound_proxy=proxy.address)
+        call = phone.call("sip:8002@ronghe.invalid")
+        call.wait_state("CONFIRMED", 5)
+        call.hangup()
+        call.wait_state("DISCONNECTED", 5)
+        result = proxy.wait(10).check(calls=1)
+        assert result.incoming_calls == 1
 
 
 def test_sipp_uac_to_uas_completes_ten_calls(tmp_path: Path) -> None:
