@@ -1,0 +1,141 @@
+"""The registrar as a transaction user: authenticate, authorise, apply, store.
+
+Covered: RFC 3261 §10.3 step 3 (401 with SHA-256 and MD5 challenges; ``stale=true``
+after the nonce expired), step 4 (an authenticated user may only register its own
+AOR: 403), step 5 (the AOR is the domain's, whatever host the To carries), steps 6-8
+through :func:`process_register`, and the store written only when bindings changed.
+The proxy's 407 challenges come from the same authenticator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from registration_requests import DOMAIN, NOW, PHONE, register
+
+from voip_core.registrar import MemoryBindingStore, RegistrarPolicy
+from voip_core.registrar.authentication import Authenticated, Challenge, DigestAuthenticator
+from voip_core.registrar.service import Registrar
+from voip_core.sip.digest import NonceManager, build_authorization, parse_challenge
+from voip_core.sip.message import Request
+
+PASSWORD = "Tq7xPz4Kw9mB2nVc"
+SECRET = b"nonce-secret-0123456789abcdef"
+GRUU = b"gruu-secret-0123456789abcdefgh"
+
+
+def lookup(username: str, algorithm: str) -> str | None:
+    if username not in ("8001", "8002"):
+        return None
+    h = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
+    return h(f"{username}:{DOMAIN}:{PASSWORD}".encode()).hexdigest()
+
+
+def make_registrar(store: MemoryBindingStore, nonces: NonceManager) -> Registrar:
+    authenticator = DigestAuthenticator(realm=DOMAIN, nonces=nonces, lookup_ha1=lookup)
+    return Registrar(
+        domain=DOMAIN.upper(),
+        store=store,
+        authenticator=authenticator,
+        policy=RegistrarPolicy(),
+        gruu_secret=GRUU,
+    )
+
+
+def with_credentials(
+    request: Request, challenge_value: str, *, username: str = "8001", cseq: int = 2
+) -> Request:
+    challenge = parse_challenge(challenge_value)
+    value = build_authorization(
+        challenge,
+        method="REGISTER",
+        uri=f"sip:{DOMAIN}",
+        username=username,
+        password=PASSWORD,
+        cnonce="c1",
+    )
+    return request.append("Authorization", value)
+
+
+def test_unauthenticated_register_is_challenged_and_nothing_is_stored() -> None:
+    store = MemoryBindingStore()
+    response = make_registrar(store, NonceManager(SECRET)).register(
+        register("<sip:8001@10.1.2.3>"), source=PHONE, now=NOW
+    )
+    assert response.status_code == 401
+    algorithms = [parse_challenge(v).algorithm for v in response.header_lines("WWW-Authenticate")]
+    assert algorithms == ["SHA-256", "MD5"]
+    assert response.to().tag is not None
+    assert store.count() == 0
+
+
+def test_authenticated_register_is_stored() -> None:
+    store = MemoryBindingStore()
+    registrar = make_registrar(store, NonceManager(SECRET))
+    challenge = registrar.register(register("<sip:8001@10.1.2.3>"), source=PHONE, now=NOW)
+    request = with_credentials(
+        register("<sip:8001@10.1.2.3>", cseq=2), challenge.header_lines("WWW-Authenticate")[0]
+    )
+    response = registrar.register(request, source=PHONE, now=NOW)
+    assert response.status_code == 200
+    assert response.header("Server") == "Ronghe"
+    assert [b.contact for b in store.get(f"sip:8001@{DOMAIN}")] == ["sip:8001@10.1.2.3"]
+
+
+def test_register_with_server_address_in_to_binds_the_domain_aor() -> None:
+    store = MemoryBindingStore()
+    registrar = make_registrar(store, NonceManager(SECRET))
+    to = "<sip:8001@192.0.2.10>"
+    challenge = registrar.register(register("<sip:8001@10.1.2.3>", to=to), source=PHONE, now=NOW)
+    request = with_credentials(
+        register("<sip:8001@10.1.2.3>", to=to, cseq=2),
+        challenge.header_lines("WWW-Authenticate")[1],
+    )
+    assert registrar.register(request, source=PHONE, now=NOW).status_code == 200
+    assert store.count() == 1
+    assert store.get(f"sip:8001@{DOMAIN}") != ()
+
+
+def test_user_may_not_register_another_aor() -> None:
+    store = MemoryBindingStore()
+    registrar = make_registrar(store, NonceManager(SECRET))
+    to = f"<sip:8002@{DOMAIN}>"
+    challenge = registrar.register(register("<sip:8002@10.1.2.3>", to=to), source=PHONE, now=NOW)
+    request = with_credentials(
+        register("<sip:8002@10.1.2.3>", to=to, cseq=2),
+        challenge.header_lines("WWW-Authenticate")[0],
+    )
+    response = registrar.register(request, source=PHONE, now=NOW)
+    assert response.status_code == 403
+    assert store.count() == 0
+
+
+def test_expired_nonce_is_challenged_stale() -> None:
+    store = MemoryBindingStore()
+    registrar = make_registrar(store, NonceManager(SECRET, lifetime=30))
+    challenge = registrar.register(register("<sip:8001@10.1.2.3>"), source=PHONE, now=NOW)
+    request = with_credentials(
+        register("<sip:8001@10.1.2.3>", cseq=2), challenge.header_lines("WWW-Authenticate")[0]
+    )
+    response = registrar.register(request, source=PHONE, now=NOW + 31)
+    assert response.status_code == 401
+    assert all(parse_challenge(v).stale for v in response.header_lines("WWW-Authenticate"))
+
+
+def test_proxy_challenge_and_success() -> None:
+    nonces = NonceManager(SECRET)
+    authenticator = DigestAuthenticator(realm=DOMAIN, nonces=nonces, lookup_ha1=lookup)
+    outcome = authenticator.authenticate(register(), proxy=True, now=NOW)
+    assert isinstance(outcome, Challenge)
+    assert outcome.status_code == 407
+    assert [name for name, _ in outcome.headers] == ["Proxy-Authenticate", "Proxy-Authenticate"]
+    value = build_authorization(
+        parse_challenge(outcome.headers[0][1]),
+        method="REGISTER",
+        uri=f"sip:{DOMAIN}",
+        username="8001",
+        password=PASSWORD,
+        cnonce="c",
+    )
+    answered = register().append("Proxy-Authorization", value)
+    assert authenticator.authenticate(answered, proxy=True, now=NOW) == Authenticated("8001")
