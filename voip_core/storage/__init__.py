@@ -5,7 +5,7 @@ The pure :class:`~voip_core.registrar.memory_store.MemoryBindingStore` and the
 """
 
 from voip_core.storage.models import RegistrationBinding, metadata
-from voip_core.storage.persistent import PersistentBindingStore
+from voip_core.storage.persistent import PersistentBindingStore, flush_periodically
 from voip_core.storage.redis_store import RedisBindingStore
 from voip_core.storage.sql_store import SqlBindingStore
 
@@ -14,5 +14,6 @@ __all__ = [
     "RedisBindingStore",
     "RegistrationBinding",
     "SqlBindingStore",
+    "flush_periodically",
     "metadata",
 ]

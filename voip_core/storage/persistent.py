@@ -21,18 +21,26 @@ retries them; a second lock keeps two flushes from writing out of order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Final
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from voip_core.registrar.binding import Binding
 from voip_core.registrar.memory_store import MemoryBindingStore
 from voip_core.storage.sql_store import SqlBindingStore
 
-__all__ = ["PersistentBindingStore"]
+__all__ = ["DEFAULT_FLUSH_INTERVAL", "PersistentBindingStore", "flush_periodically"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between write-behind flushes: at most this much registration work is lost
+#: in a crash, and one batch carries every AOR changed meanwhile.
+DEFAULT_FLUSH_INTERVAL: Final = 0.1
 
 
 class PersistentBindingStore:
@@ -129,3 +137,25 @@ class PersistentBindingStore:
         loaded = sum(len(bindings) for bindings in by_aor.values())
         logger.info("restored %d registration bindings of %d AORs", loaded, len(by_aor))
         return loaded
+
+
+async def flush_periodically(
+    store: PersistentBindingStore, *, interval: float = DEFAULT_FLUSH_INTERVAL
+) -> None:
+    """Flush ``store`` every ``interval`` seconds from a worker thread until cancelled.
+
+    A database error is logged and the AORs stay pending for the next round; on
+    cancellation (shutdown) one last flush writes what is left.
+    """
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(store.flush)
+            except SQLAlchemyError:
+                logger.exception(
+                    "writing registrations failed; %d AORs kept pending", store.pending
+                )
+    except asyncio.CancelledError:
+        await asyncio.to_thread(store.flush)
+        raise

@@ -25,6 +25,7 @@ EXPORTS = {
 # Names a module exports for its neighbours rather than for package users.
 INTERNAL = {
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_FLUSH_INTERVAL",
     "DEFAULT_PREFIX",
     "GRUU_PARAM",
     "MAX_AOR_LENGTH",

@@ -18,9 +18,15 @@ import pytest
 import redis
 from binding_samples import AOR, NOW, full_binding, make_binding
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from voip_core.registrar import Binding, MemoryBindingStore
-from voip_core.storage import PersistentBindingStore, RedisBindingStore, SqlBindingStore
+from voip_core.storage import (
+    PersistentBindingStore,
+    RedisBindingStore,
+    SqlBindingStore,
+    flush_periodically,
+)
 
 
 def test_writes_reach_sql_only_when_flushed(sql_engine: Engine) -> None:
@@ -168,3 +174,55 @@ def test_redis_store_survives_a_restart(redis_client: redis.Redis, redis_prefix:
         assert second.count() == 1
     finally:
         first.clear()
+
+
+def test_periodic_flush_writes_behind_and_flushes_on_shutdown(sql_engine: Engine) -> None:
+    sql = SqlBindingStore(sql_engine)
+    store = PersistentBindingStore(sql)
+
+    async def main() -> None:
+        task = asyncio.create_task(flush_periodically(store, interval=0.01))
+        store.replace(AOR, [make_binding()])
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if sql.count():
+                break
+        assert sql.get(AOR) == (make_binding(),)
+        store.replace(AOR, [])
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sql.count() == 0
+
+
+def test_periodic_flush_survives_database_errors(
+    sql_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    sql = SqlBindingStore(sql_engine)
+    store = PersistentBindingStore(sql)
+    failures = [OperationalError("INSERT", {}, Exception("database is locked"))]
+    real_replace_many = sql.replace_many
+
+    def flaky(changes: Mapping[str, Sequence[Binding]]) -> None:
+        if failures:
+            raise failures.pop()
+        real_replace_many(changes)
+
+    sql.replace_many = flaky  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.create_task(flush_periodically(store, interval=0.01))
+        store.replace(AOR, [make_binding()])
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if store.pending == 0 and not failures:
+                break
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sql.get(AOR) == (make_binding(),)
+    assert "writing registrations failed; 1 AORs kept pending" in caplog.text
