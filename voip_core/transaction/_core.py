@@ -202,6 +202,7 @@ class Core:
         "outbox",
         "reliable",
         "sequence",
+        "source",
         "server_count",
         "servers",
         "unreliable",
@@ -222,6 +223,9 @@ class Core:
         self.heap: list[tuple[float, int, Timer]] = []
         self.sequence = 0
         self.cancelled = 0
+        #: Where the message being handled by ``receive()`` came from, for actions that
+        #: pass it up (an ACK in Accepted may arrive from another address than its INVITE).
+        self.source: Peer | None = None
 
     # -- output ---------------------------------------------------------------------
 

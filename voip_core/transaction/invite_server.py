@@ -159,7 +159,7 @@ def _ack_to_tu(
 ) -> None:
     # RFC 6026 §8.7: an ACK that matches in Accepted goes to the TU
     assert isinstance(message, Request)
-    core.emit(AckReceived(message, transaction.peer))
+    core.emit(AckReceived(message, core.source or transaction.peer))
 
 
 def _transport_error(

@@ -99,6 +99,7 @@ class TransactionLayer:
         transaction in Accepted, is emitted as :class:`AckReceived`). A response goes to
         its client transaction, or out as :class:`StrayResponse`.
         """
+        self._core.source = source
         if isinstance(message, Response):
             self._receive_response(message, source, now)
         else:
@@ -139,7 +140,8 @@ class TransactionLayer:
         It goes to the source of the request. Raises :class:`TransactionError` for an
         unknown key or a response the state does not allow (anything after a non-2xx
         final, anything but another 2xx after a 2xx to INVITE, anything after a
-        non-INVITE final).
+        non-INVITE final). Once an INVITE transaction has ended (Timer L), a TU that still
+        retransmits its 2xx or a proxy forwarding a late 2xx uses :meth:`send_stateless`.
         """
         transaction = self._server(key)
         transaction.handle(self._core, _response_input(response.status_code), response, now)
@@ -259,7 +261,8 @@ class TransactionLayer:
         else:
             raise TransactionError("transport_error needs a peer or a key")
         for transaction in targets:
-            transaction.handle(core, TransactionInput.TRANSPORT_ERROR, None, now)
+            if transaction.state is not TransactionState.TERMINATED:
+                transaction.handle(core, TransactionInput.TRANSPORT_ERROR, None, now)
 
     # -- outputs ----------------------------------------------------------------------
 

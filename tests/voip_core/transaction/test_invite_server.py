@@ -220,8 +220,9 @@ def test_ack_matching_an_accepted_transaction_goes_to_the_tu() -> None:
     ok = make_response(invite, 200, to_tag="t")
     layer.send_response(key, ok, 0.0)
     ack = ack_for(invite, ok)  # an RFC 2543-style UAC reusing the INVITE's branch
-    layer.receive(ack, CLIENT, 0.1)
-    assert drain_events(layer) == [AckReceived(ack, CLIENT)]
+    elsewhere = Peer("udp", CLIENT_HOST, 5062)
+    layer.receive(ack, elsewhere, 0.1)
+    assert drain_events(layer) == [AckReceived(ack, elsewhere)]
     assert layer.server_state(key) is TransactionState.ACCEPTED
 
 
