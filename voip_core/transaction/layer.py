@@ -140,8 +140,11 @@ class TransactionLayer:
         It goes to the source of the request. Raises :class:`TransactionError` for an
         unknown key or a response the state does not allow (anything after a non-2xx
         final, anything but another 2xx after a 2xx to INVITE, anything after a
-        non-INVITE final). Once an INVITE transaction has ended (Timer L), a TU that still
-        retransmits its 2xx or a proxy forwarding a late 2xx uses :meth:`send_stateless`.
+        non-INVITE final). RFC 3261 §17.2.2 says a second final response in Completed is
+        silently discarded; we raise instead, so that a TU bug shows. A 2xx the state does
+        not take (a proxy forwarding a branch's 2xx after it sent a non-2xx, §16.7 step 5,
+        or a 2xx after Timer L ended the transaction) goes out with :meth:`send_stateless`
+        to :meth:`server_source`.
         """
         transaction = self._server(key)
         transaction.handle(self._core, _response_input(response.status_code), response, now)
