@@ -230,8 +230,12 @@ class Core:
     # -- output ---------------------------------------------------------------------
 
     def send(self, message: Request | Response, destination: Peer) -> None:
-        """Queue a message for the transport."""
+        """Queue a message that belongs to no transaction."""
         self.outbox.append(Outbound(message, destination))
+
+    def transmit(self, transaction: Transaction, message: Request | Response) -> None:
+        """Queue a message of ``transaction`` for its peer."""
+        self.outbox.append(Outbound(message, transaction.peer, transaction.key))
 
     def emit(self, event: Event) -> None:
         """Queue an event for the TU."""

@@ -35,6 +35,9 @@ class Outbound:
     destination: Peer
     """Where it goes: the client transaction's destination, or the source of the request a
     server transaction answers (the transport applies §18.2.2 / RFC 3581 from there)."""
+    key: ClientKey | ServerKey | None = None
+    """The transaction sending it, for ``transport_error(key=...)`` when sending fails;
+    ``None`` for :meth:`~voip_core.transaction.TransactionLayer.send_stateless`."""
 
 
 @dataclass(frozen=True, slots=True)

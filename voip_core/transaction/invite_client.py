@@ -91,7 +91,7 @@ def start(
     timers = core.timers_for(destination)
     transaction = InviteClientTransaction(key, request, destination, _CALLING, timers)
     core.add_client(transaction)
-    core.send(request, destination)
+    core.transmit(transaction, request)
     if timers.a is not None:  # §17.1.1.2: Timer A only on unreliable transports
         core.arm_retransmit(transaction, TransactionInput.TIMER_A, timers.a, now)
     core.arm_timeout(transaction, TransactionInput.TIMER_B, timers.b, now)
@@ -162,7 +162,7 @@ def _retransmit(
     core: Core, transaction: InviteClientTransaction, message: Request | Response | None, now: float
 ) -> None:
     # §17.1.1.2: Timer A doubles each time, with no cap; Timer B ends it
-    core.send(transaction.request, transaction.peer)
+    core.transmit(transaction, transaction.request)
     core.arm_retransmit(transaction, TransactionInput.TIMER_A, 2 * transaction.interval, now)
 
 
@@ -225,7 +225,7 @@ def _complete(
     core.emit(ResponseReceived(transaction.key, message))
     ack = build_ack(transaction.request, message)
     transaction.ack = ack
-    core.send(ack, transaction.peer)
+    core.transmit(transaction, ack)
     core.arm_wait(transaction, TransactionInput.TIMER_D, transaction.timers.d, now)
 
 
@@ -234,7 +234,7 @@ def _resend_ack(
 ) -> None:
     # §17.1.1.2: each retransmission of the final response gets the ACK again, not the TU
     assert transaction.ack is not None
-    core.send(transaction.ack, transaction.peer)
+    core.transmit(transaction, transaction.ack)
 
 
 def _queue_cancel(

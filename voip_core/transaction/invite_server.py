@@ -62,7 +62,7 @@ def start(
     if send_trying:
         trying = make_response(request, 100)
         transaction.last_response = trying
-        core.send(trying, source)
+        core.transmit(transaction, trying)
     return transaction
 
 
@@ -74,7 +74,7 @@ def _send(
 ) -> Response:
     assert isinstance(message, Response)
     transaction.last_response = message
-    core.send(message, transaction.peer)
+    core.transmit(transaction, message)
     return message
 
 
@@ -93,7 +93,7 @@ def _resend_last(
 ) -> None:
     # §17.2.1: a retransmitted INVITE gets the most recent response again
     if transaction.last_response is not None:
-        core.send(transaction.last_response, transaction.peer)
+        core.transmit(transaction, transaction.last_response)
 
 
 def _send_provisional(
@@ -115,7 +115,7 @@ def _send_another_2xx(
 ) -> None:
     # RFC 6026 §8.5: 2xx from the TU in Accepted are sent, never retransmitted by us
     assert isinstance(message, Response)
-    core.send(message, transaction.peer)
+    core.transmit(transaction, message)
 
 
 def _send_non_2xx(
@@ -134,7 +134,7 @@ def _retransmit_final(
 ) -> None:
     # §17.2.1: Timer G doubles, capped at T2
     assert transaction.last_response is not None
-    core.send(transaction.last_response, transaction.peer)
+    core.transmit(transaction, transaction.last_response)
     interval = min(2 * transaction.interval, transaction.timers.t2)
     core.arm_retransmit(transaction, TransactionInput.TIMER_G, interval, now)
 

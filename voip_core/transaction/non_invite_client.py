@@ -54,7 +54,7 @@ def start(
     timers = core.timers_for(destination)
     transaction = NonInviteClientTransaction(key, request, destination, _TRYING, timers)
     core.add_client(transaction)
-    core.send(request, destination)
+    core.transmit(transaction, request)
     if timers.e is not None:  # §17.1.2.2: Timer E only on unreliable transports
         core.arm_retransmit(transaction, TransactionInput.TIMER_E, timers.e, now)
     core.arm_timeout(transaction, TransactionInput.TIMER_F, timers.f, now)
@@ -71,7 +71,7 @@ def _retransmit_doubling(
     now: float,
 ) -> None:
     # §17.1.2.2: in Trying, Timer E doubles, capped at T2
-    core.send(transaction.request, transaction.peer)
+    core.transmit(transaction, transaction.request)
     interval = min(2 * transaction.interval, transaction.timers.t2)
     core.arm_retransmit(transaction, TransactionInput.TIMER_E, interval, now)
 
@@ -83,7 +83,7 @@ def _retransmit_t2(
     now: float,
 ) -> None:
     # §17.1.2.2: in Proceeding, Timer E is reset with T2 every time
-    core.send(transaction.request, transaction.peer)
+    core.transmit(transaction, transaction.request)
     core.arm_retransmit(transaction, TransactionInput.TIMER_E, transaction.timers.t2, now)
 
 

@@ -60,7 +60,7 @@ def _resend_last(
 ) -> None:
     # §17.2.2: in Proceeding and Completed a retransmission gets the last response again
     assert transaction.last_response is not None
-    core.send(transaction.last_response, transaction.peer)
+    core.transmit(transaction, transaction.last_response)
 
 
 def _send_provisional(
@@ -71,7 +71,7 @@ def _send_provisional(
 ) -> None:
     assert isinstance(message, Response)
     transaction.last_response = message
-    core.send(message, transaction.peer)
+    core.transmit(transaction, message)
 
 
 def _send_final(
@@ -82,7 +82,7 @@ def _send_final(
 ) -> None:
     assert isinstance(message, Response)
     transaction.last_response = message
-    core.send(message, transaction.peer)
+    core.transmit(transaction, message)
     core.arm_wait(transaction, TransactionInput.TIMER_J, transaction.timers.j, now)
 
 

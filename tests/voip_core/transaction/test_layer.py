@@ -49,6 +49,7 @@ from .harness import (
     TransactionPair,
     drain_events,
     exact,
+    label,
     make_request,
     run_timers,
 )
@@ -408,3 +409,21 @@ def test_all_is_sorted_and_complete() -> None:
         if not name.startswith("_") and not isinstance(value, type(voip_core.transaction))
     }
     assert public == set(exported)
+
+
+def test_outbound_messages_name_their_transaction() -> None:
+    layer = new_layer()
+    invite = make_request()
+    client_key = layer.start_client(invite, SERVER, 0.0)
+    layer.receive(make_response(invite, 404, to_tag="t"), SERVER, 0.1)  # ACK goes out
+    layer.receive(make_request("OPTIONS"), CLIENT, 0.2)
+    [server_key] = received_keys(layer)
+    layer.send_response(server_key, make_response(layer.server_request(server_key), 200), 0.3)
+    layer.send_stateless(make_request("ACK", to_tag="t"), SERVER)
+    routed = [(label(o.message), o.destination, o.key) for o in layer.messages_to_send()]
+    assert routed == [
+        ("INVITE", SERVER, client_key),
+        ("ACK", SERVER, client_key),
+        ("200", CLIENT, server_key),
+        ("ACK", SERVER, None),
+    ]
