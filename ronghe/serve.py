@@ -27,10 +27,11 @@ from voip_core.node import SipNode
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.location import StoreLocation
-from voip_core.registrar import MemoryBindingStore, RegistrarPolicy
+from voip_core.registrar import BindingStore, RegistrarPolicy
 from voip_core.registrar.authentication import DigestAuthenticator
 from voip_core.registrar.service import Registrar
 from voip_core.sip.digest import NonceManager
+from voip_core.storage import PersistentBindingStore, SqlBindingStore, flush_periodically
 from voip_core.transaction import TimerConfig, TransactionLayer
 from voip_core.transport.manager import TransportManager
 from voip_core.transport.tracer import LoggingTracer, NullTracer
@@ -74,7 +75,9 @@ async def _serve(settings: ServeSettings) -> int:
     live_plan = StoredPlanSource(session_factory, realm=settings.domain)
     await asyncio.to_thread(live_plan.reload_now)
 
-    store = MemoryBindingStore()
+    store = PersistentBindingStore(SqlBindingStore(engine))
+    restored = await asyncio.to_thread(store.load, time.time())
+    logger.info("restored %d registrations", restored)
     gruu_secret = _derive(secret, b"gruu")
     authenticator = DigestAuthenticator(
         realm=settings.domain,
@@ -129,6 +132,7 @@ async def _serve(settings: ServeSettings) -> int:
     tasks = [
         asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),
         asyncio.create_task(_purge(store), name="binding-purge"),
+        asyncio.create_task(flush_periodically(store), name="binding-flush"),
     ]
     api_server = None
     api_url = "disabled"
@@ -157,7 +161,7 @@ async def _serve(settings: ServeSettings) -> int:
     return 0
 
 
-async def _purge(store: MemoryBindingStore, interval: float = 30.0) -> None:
+async def _purge(store: BindingStore, interval: float = 30.0) -> None:
     while True:
         await asyncio.sleep(interval)
         removed = store.purge_expired(time.time())

@@ -317,6 +317,7 @@ class Proxy:
         wall: float,
         *,
         callee: str = "",
+        initial: bool = True,
     ) -> None:
         """§16.6 for each target in parallel; §16.7 collects the responses."""
         upstream = _stamp_via(request, source)
@@ -330,7 +331,8 @@ class Proxy:
         self._contexts[key] = context
         loop = loop_hash(request)
         unique = request.vias()[0].branch or request.call_id
-        record_route = self.config.record_route and request.method in RECORD_ROUTED_METHODS
+        # Only dialog-creating requests record-route; in-dialog requests follow the route set.
+        record_route = initial and self.config.record_route and request.method in RECORD_ROUTED_METHODS
         for index, target in enumerate(targets):
             branch = make_branch(loop, unique, index)
             forwarded = forward_request(
@@ -365,7 +367,7 @@ class Proxy:
             self.calls.pop(request.call_id, None)
         context_targets = [Target(request.uri, destination)]
         caller = CallerContext(extension=None)
-        self._fork(key, request, source, context_targets, caller, now, 0.0)
+        self._fork(key, request, source, context_targets, caller, now, 0.0, initial=False)
 
     def _on_cancel(self, key: ServerKey, cancel: Request, now: float) -> None:
         """RFC 3261 §16.10."""

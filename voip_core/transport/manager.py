@@ -25,7 +25,7 @@ import itertools
 import logging
 import socket
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 from voip_core.sip.exceptions import ParseError
 from voip_core.sip.parser import MAX_MESSAGE_SIZE, StreamFramer
@@ -61,8 +61,8 @@ class _UdpListener(asyncio.DatagramProtocol):
         self.local: tuple[str, int] = ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # uvloop's UDPTransport does not subclass asyncio.DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
         sockname = transport.get_extra_info("sockname")
         self.local = (sockname[0], sockname[1])
 
@@ -92,8 +92,7 @@ class _StreamConnection(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         peername = transport.get_extra_info("peername")
         sockname = transport.get_extra_info("sockname")
         self.peer = Peer(self.transport_name, _host_of(peername), peername[1], self.id)
