@@ -4,6 +4,11 @@ Theory of operation: header values are kept as text decoded from UTF-8 with
 ``surrogateescape`` (so bytes that are not UTF-8 survive a round trip unchanged). The
 functions here scan such text while honouring quoted strings (with backslash escapes)
 and angle brackets, which may both contain the separators ``,`` and ``;``.
+
+Parameter lists take a fast path: one regular-expression match of the common form
+(no LWS, no escaped quotes), then a plain split; anything else goes through the scanner,
+which accepts LWS around ``;`` and ``=`` (RFC 3261 §25.1 SEMI / EQUAL) and names the
+offending parameter when it fails.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from voip_core.sip.exceptions import ParseError
+from voip_core.sip._syntax import PARAM_ITEM_RE, SIMPLE_PARAMS_RE, TOKEN_CHARS, excerpt
+from voip_core.sip.exceptions import LocalProtocolError, ParseError
 
 __all__ = [
     "TOKEN_RE",
@@ -32,12 +38,10 @@ __all__ = [
 ]
 
 #: RFC 3261 §25.1 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
-TOKEN_RE: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+TOKEN_RE: Final = re.compile(rf"[{TOKEN_CHARS}]+")
 
 #: Ordered (name, value) pairs; a value of ``None`` is a parameter without ``=``.
 Params = tuple[tuple[str, str | None], ...]
-
-_PERCENT_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 def is_token(text: str) -> bool:
@@ -71,18 +75,27 @@ def _is_hex_pair(pair: bytes) -> bool:
 
 
 def quote_string(text: str) -> str:
-    """Render ``text`` as an RFC 3261 quoted-string, escaping ``"`` and ``\\``."""
+    """Render ``text`` as an RFC 3261 quoted-string, escaping ``"`` and ``\\``.
+
+    CR and LF cannot appear in a quoted-string, not even escaped (§25.1 quoted-pair
+    excludes them), so they raise :class:`LocalProtocolError` instead of letting a
+    display name inject header lines.
+    """
+    if "\r" in text or "\n" in text:
+        raise LocalProtocolError(f"CR or LF in quoted string {excerpt(text)}")
+    if "\\" not in text and '"' not in text:
+        return f'"{text}"'
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def unquote_string(text: str) -> str:
     """Inverse of :func:`quote_string` for a value that starts and ends with ``"``."""
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        raise ParseError(f"quoted string expected, got {text!r}")
+        raise ParseError(f"quoted string expected, got {excerpt(text)}")
     body = text[1:-1]
     if "\\" not in body:
         if '"' in body:
-            raise ParseError(f"unescaped quote inside quoted string {text!r}")
+            raise ParseError(f"unescaped quote inside quoted string {excerpt(text)}")
         return body
     out: list[str] = []
     i = 0
@@ -90,12 +103,12 @@ def unquote_string(text: str) -> str:
         ch = body[i]
         if ch == "\\":
             if i + 1 >= len(body):
-                raise ParseError(f"dangling backslash in quoted string {text!r}")
+                raise ParseError(f"dangling backslash in quoted string {excerpt(text)}")
             out.append(body[i + 1])
             i += 2
             continue
         if ch == '"':
-            raise ParseError(f"unescaped quote inside quoted string {text!r}")
+            raise ParseError(f"unescaped quote inside quoted string {excerpt(text)}")
         out.append(ch)
         i += 1
     return "".join(out)
@@ -113,7 +126,7 @@ def find_quote_end(text: str, start: int) -> int:
         if ch == '"':
             return i + 1
         i += 1
-    raise ParseError(f"unterminated quoted string in {text!r}")
+    raise ParseError(f"unterminated quoted string in {excerpt(text)}")
 
 
 def split_header_list(value: str) -> list[str]:
@@ -145,7 +158,7 @@ def split_header_list(value: str) -> list[str]:
         i += 1
     parts.append(value[start:].strip())
     if any(not part for part in parts):
-        raise ParseError(f"empty element in header list {value!r}")
+        raise ParseError(f"empty element in header list {excerpt(value)}")
     return parts
 
 
@@ -183,6 +196,17 @@ def parse_params(text: str, *, what: str) -> Params:
     """
     if not text:
         return ()
+    if SIMPLE_PARAMS_RE.fullmatch(text):
+        if '"' in text:
+            return tuple(
+                (name, value if eq else None)
+                for name, eq, value in PARAM_ITEM_RE.findall(";" + text)
+            )
+        fast: list[tuple[str, str | None]] = []
+        for item in text.split(";"):
+            name, eq, value = item.partition("=")
+            fast.append((name, value if eq else None))
+        return tuple(fast)
     result: list[tuple[str, str | None]] = []
     for raw in split_outside_quotes(text, ";"):
         item = raw.strip()
@@ -191,23 +215,25 @@ def parse_params(text: str, *, what: str) -> Params:
         name, eq, value = item.partition("=")
         name = name.strip()
         if not is_token(name):
-            raise ParseError(f"invalid parameter name {name!r} in {what}")
+            raise ParseError(f"invalid parameter name {excerpt(name)} in {what}")
         if not eq:
             result.append((name, None))
             continue
         value = value.strip()
         if not value:
-            raise ParseError(f"empty value for parameter {name!r} in {what}")
+            raise ParseError(f"empty value for parameter {excerpt(name)} in {what}")
         if value[0] == '"':
             unquote_string(value)  # validates
         elif not _PARAM_VALUE_RE.fullmatch(value):
-            raise ParseError(f"invalid value {value!r} for parameter {name!r} in {what}")
+            raise ParseError(
+                f"invalid value {excerpt(value)} for parameter {excerpt(name)} in {what}"
+            )
         result.append((name, value))
     return tuple(result)
 
 
 # token / host (incl. IPv6 reference) characters; RFC 3261 §25.1 gen-value and via-params
-_PARAM_VALUE_RE: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+")
+_PARAM_VALUE_RE: Final = re.compile(rf"[{TOKEN_CHARS}:\[\]]+")
 
 
 def format_params(params: Params) -> str:
@@ -220,6 +246,9 @@ def param_value(params: Params, name: str) -> str | None:
 
     Returns ``None`` when the parameter is absent.
     """
+    for key, value in params:  # exact spelling first: the usual case, no lower-casing
+        if key == name:
+            return "" if value is None else value
     lowered = name.lower()
     for key, value in params:
         if key.lower() == lowered:

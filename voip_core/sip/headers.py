@@ -4,6 +4,11 @@ A :class:`Header` keeps the name exactly as it arrived (``v``, ``VIA``, ``X-Foo`
 forwarding never rewrites what we do not understand, plus a canonical lower-case ``key``
 (the long form) used for every lookup, which makes lookups case-insensitive and
 compact-form aware (RFC 3261 §7.3.1, §7.3.3).
+
+RFC sections covered: RFC 3261 §7.3 (header field format, compact forms of §7.3.3 and
+of later RFCs), §20.16 (CSeq, with the §8.1.1.5 bound of 2**31-1 on its number).
+Left out: header-specific value grammars other than CSeq (see the via, address and
+message modules).
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ import re
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from voip_core.sip.exceptions import ParseError
+from voip_core.sip._memo import memoised
+from voip_core.sip._slots import slot_setters
+from voip_core.sip._syntax import TOKEN, TOKEN_CHARS, excerpt, parse_bounded_int
+from voip_core.sip.exceptions import LocalProtocolError, ParseError
 
 __all__ = [
     "CANONICAL_NAMES",
     "COMPACT_FORMS",
+    "KNOWN_HEADER_KEYS",
     "LIST_HEADERS",
+    "MAX_CSEQ",
     "SINGLE_HEADERS",
     "CSeq",
     "Header",
@@ -95,10 +105,81 @@ SINGLE_HEADERS: Final = frozenset(
     }
 )
 
-_CSEQ_RE: Final = re.compile(r"(\d+)[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)")
+_CSEQ_RE: Final = re.compile(rf"([0-9]+)[ \t]+({TOKEN})")
+_HEADER_NAME_RE: Final = re.compile(rf"[{TOKEN_CHARS}]+")
 
 #: RFC 3261 §8.1.1.5: the CSeq number MUST be less than 2**31.
 MAX_CSEQ: Final = 2**31 - 1
+
+_COMMON_NAMES: Final = (
+    "Accept",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "In-Reply-To",
+    "Max-Forwards",
+    "Min-Expires",
+    "Min-SE",
+    "MIME-Version",
+    "Organization",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Path",
+    "Priority",
+    "Privacy",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "RAck",
+    "Reason",
+    "Record-Route",
+    "Refer-To",
+    "Referred-By",
+    "Replaces",
+    "Reply-To",
+    "Require",
+    "Retry-After",
+    "Route",
+    "RSeq",
+    "Server",
+    "Service-Route",
+    "Session-Expires",
+    "Subject",
+    "Subscription-State",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
+)
+#: Exact spellings seen on the wire (as registered, lower and upper case), mapped to their
+#: key: a hit skips name validation and lower-casing on the parser's hot path. Names not
+#: listed take the slow way with the same result.
+KNOWN_HEADER_KEYS: Final[dict[str, str]] = {
+    spelling: COMPACT_FORMS.get(spelling.lower(), spelling.lower())
+    for name in (*_COMMON_NAMES, *COMPACT_FORMS)
+    for spelling in (name, name.lower(), name.upper())
+}
 
 
 class Header(NamedTuple):
@@ -114,17 +195,30 @@ class Header(NamedTuple):
 
 def header_key(name: str) -> str:
     """Canonical lookup key for a header name (lower case, compact forms expanded)."""
+    key = KNOWN_HEADER_KEYS.get(name)
+    if key is not None:
+        return key
     lowered = name.lower()
     return COMPACT_FORMS.get(lowered, lowered)
 
 
 def make_header(name: str, value: str) -> Header:
-    """Build a header with canonical spelling for well-known names."""
+    """Build a header with canonical spelling for well-known names.
+
+    The value is stripped of surrounding LWS, as the parser does, so that a built
+    message survives a serialise/parse round trip unchanged. A name that is not a token
+    or a value containing CR or LF raises :class:`LocalProtocolError`: either would let
+    the value inject header lines.
+    """
+    if not _HEADER_NAME_RE.fullmatch(name):
+        raise LocalProtocolError(f"invalid header name {excerpt(name)}")
+    if "\r" in value or "\n" in value:
+        raise LocalProtocolError(f"CR or LF in value of header {name}: {excerpt(value)}")
     key = header_key(name)
     spelled = CANONICAL_NAMES.get(key)
     if spelled is None:
         spelled = name if len(name) > 1 else "-".join(p.capitalize() for p in key.split("-"))
-    return Header(key, spelled, value)
+    return Header(key, spelled, value.strip(" \t"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +233,27 @@ class CSeq:
 
 
 def parse_cseq(value: str) -> CSeq:
-    """Parse ``CSeq: 4711 INVITE``."""
-    match = _CSEQ_RE.fullmatch(value.strip())
+    """Parse ``CSeq: 4711 INVITE``; the number must be below 2**31 (RFC 3261 §8.1.1.5)."""
+    return _parse_cseq(value)
+
+
+@memoised
+def _parse_cseq(value: str) -> CSeq:
+    match = _CSEQ_RE.fullmatch(value.strip(" \t"))
     if match is None:
-        raise ParseError(f"malformed CSeq {value!r}")
-    number = int(match.group(1))
-    if number > MAX_CSEQ or len(match.group(1)) > 10:
-        raise ParseError(f"CSeq number {match.group(1)} exceeds 2**31-1")
-    return CSeq(number, match.group(2))
+        raise ParseError(f"malformed CSeq {excerpt(value)}")
+    digits, method = match.groups()
+    number = int(digits) if len(digits) <= 10 else parse_bounded_int(digits, 10)
+    if number is None or number > MAX_CSEQ:
+        raise ParseError(f"CSeq number {excerpt(digits, 30)} exceeds 2**31-1")
+    cseq = _new(CSeq)
+    _SET_NUMBER(cseq, number)
+    _SET_METHOD(cseq, method)
+    return cseq
+
+
+_SET_NUMBER, _SET_METHOD = slot_setters(CSeq, ("number", "method"))
+_new = object.__new__
 
 
 def serialize_cseq(cseq: CSeq) -> str:
