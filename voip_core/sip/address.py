@@ -120,7 +120,10 @@ def _parse_name_addr(text: str) -> NameAddress:
     # it goes through the cache on its own and only the plain parameters are split here.
     gt = text.rfind(">")
     if 0 < gt < len(text) - 1 and PLAIN_PARAMS_RE.fullmatch(text, gt + 1):
-        head = _parse_name_addr(text[: gt + 1])
+        try:
+            head = _parse_name_addr(text[: gt + 1])
+        except ParseError:
+            return _parse_name_addr_uncached(text)  # raises, naming the whole value
         return _new_address(head.uri, head.display_name, split_validated_params(text[gt + 1 :]))
     return _parse_name_addr_uncached(text)
 
@@ -216,6 +219,8 @@ def _parse_name_addr_slowly(text: str) -> NameAddress:
     if after:
         if after[0] != ";":
             raise ParseError(f"junk {excerpt(after)} after '>' in address {excerpt(text)}")
+        if not after[1:].strip(_LWS):
+            raise ParseError(f"empty parameter in address {excerpt(text)}")
         params = parse_params(after[1:], what=f"address {excerpt(text)}")
     return NameAddress(uri=parse_uri(uri_text), display_name=display, params=params)
 
@@ -228,6 +233,8 @@ def _parse_addr_spec(value: str, text: str) -> NameAddress:
     if "?" in uri_text:
         # RFC 3261 §20: a URI with "," "?" or ";" must be enclosed in "<" and ">".
         raise ParseError(f"URI with '?' not enclosed in '<>' in address {excerpt(text)}")
+    if semi and not param_text.strip(_LWS):
+        raise ParseError(f"empty parameter in address {excerpt(text)}")
     return NameAddress(
         uri=parse_uri(uri_text),
         params=parse_params(param_text, what=f"address {excerpt(text)}") if semi else (),

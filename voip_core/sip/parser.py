@@ -77,7 +77,10 @@ REGISTERED_METHODS: Final = frozenset(
 )
 
 _REQUEST_LINE_RE: Final = re.compile(r"([^ \t]+) ([^ \t]+) ((?i:SIP)/[^ \t]+)")
-_STATUS_LINE_RE: Final = re.compile(r"((?i:SIP)/[^ \t]+) ([0-9]{3})(?: (.*))?")
+# reason-phrase (§25.1) allows no control characters but HTAB
+_STATUS_LINE_RE: Final = re.compile(
+    r"((?i:SIP)/[^ \t]+) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?"
+)
 _HEADER_NAME_RE: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _VERSION_RE: Final = re.compile(r"SIP/[0-9]+\.[0-9]+", re.I)
 _FOLD_RE: Final = re.compile(r"[ \t]*\r\n[ \t]+")

@@ -202,7 +202,7 @@ def parse_sdp(data: bytes | str) -> SessionDescription:
     """Parse a session description (UTF-8 bytes or text); raises :class:`ParseError`."""
     text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
     raw_lines = text.split("\n")
-    if raw_lines and raw_lines[-1] == "":
+    if raw_lines[-1] == "":
         raw_lines.pop()  # the final line's terminator
     lines: list[SdpLine] = []
     for raw in raw_lines:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, replace
-from typing import Final, NoReturn
+from typing import Final, NoReturn, assert_never
 
 from voip_core.sip._memo import memoised
 from voip_core.sip._slots import slot_setters
@@ -309,7 +309,7 @@ def _diagnose(text: str, start: int) -> NoReturn:
         for item in header_text.split("&"):
             if not _URI_HEADER_RE.fullmatch(item):
                 raise ParseError(f"invalid URI header {excerpt(item)} in {excerpt(text)}")
-    raise ParseError(f"invalid SIP URI {excerpt(text)}")
+    raise ParseError(f"invalid SIP URI {excerpt(text)}")  # pragma: no cover - safety net
 
 
 def serialize_uri(uri: Uri) -> str:
@@ -334,6 +334,8 @@ def serialize_uri(uri: Uri) -> str:
             return f"tel:{uri.number}{format_params(uri.params)}"
         case AbsoluteUri():
             return f"{uri.scheme}:{uri.body}"
+        case _:  # pragma: no cover - the union is closed
+            assert_never(uri)
 
 
 def uri_equal(a: Uri, b: Uri) -> bool:

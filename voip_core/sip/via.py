@@ -143,15 +143,17 @@ def _parse_via_parm(text: str) -> Via:
     # so it goes through the cache on its own and only the parameters are split here.
     semi = text.find(";")
     if semi > 0 and _VIA_PARAMS_RE.fullmatch(text, semi):
-        head = _parse_via_head(text[:semi])
-        if not head.params:
-            via = _new(Via)
-            _SET_TRANSPORT(via, head.transport)
-            _SET_HOST(via, head.host)
-            _SET_PORT(via, head.port)
-            _SET_PARAMS(via, split_validated_params(text[semi:]))
-            _SET_PROTOCOL(via, head.protocol)
-            return via
+        try:
+            head = _parse_via_head(text[:semi])
+        except ParseError:
+            return _parse_via_parm_uncached(text)  # raises, naming the whole value
+        via = _new(Via)  # the head, cut at the first ";", has no parameters of its own
+        _SET_TRANSPORT(via, head.transport)
+        _SET_HOST(via, head.host)
+        _SET_PORT(via, head.port)
+        _SET_PARAMS(via, split_validated_params(text[semi:]))
+        _SET_PROTOCOL(via, head.protocol)
+        return via
     return _parse_via_parm_uncached(text)
 
 
@@ -188,7 +190,12 @@ def _parse_via_parm_slowly(text: str) -> Via:
     if not sent_by:
         raise ParseError(f"Via {excerpt(text)} has no sent-by")
     host, port = parse_host_port(sent_by, what=f"Via sent-by {excerpt(sent_by)}")
-    params = parse_params(";".join(pieces[1:]), what="Via") if len(pieces) > 1 else ()
+    params: Params = ()
+    if len(pieces) > 1:
+        param_text = ";".join(pieces[1:])
+        if not param_text.strip(" \t"):
+            raise ParseError(f"empty parameter in Via {excerpt(text)}")
+        params = parse_params(param_text, what="Via")
     _check_valued_params(params)
     return Via(
         transport=transport.upper(),
