@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Engine, Table, delete, func, insert, select
+from sqlalchemy import Engine, Table, delete, false, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
@@ -146,6 +146,12 @@ class SqlBindingStore:
                     raise ValueError(f"binding of {binding.aor!r} given for {aor!r}")
         aors = sorted(changes)  # a fixed order: concurrent writers lock rows alike
         with self._engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                # SQLite WAL: a transaction that reads, then writes after another connection
+                # committed (the admin API saving the plan), fails at once with
+                # SQLITE_BUSY_SNAPSHOT; busy_timeout does not apply. Writing first takes
+                # the write lock up front, waiting for it under busy_timeout instead.
+                connection.execute(delete(_TABLE).where(false()))
             for chunk in _chunks(aors, self._batch_size):
                 self._write_chunk(connection, {aor: changes[aor] for aor in chunk})
 

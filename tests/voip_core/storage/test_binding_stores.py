@@ -11,14 +11,20 @@ flush cycle (test_persistent_store.py), the schema migration
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
+from pathlib import Path
 
 import pytest
 from binding_samples import AOR, INSTANCE, NOW, full_binding, make_binding
+from sqlalchemy import event
 
+from dialplan.storage import create_database_engine
 from voip_core.registrar import Binding, BindingStore, MemoryBindingStore
 from voip_core.sip.peer import Peer
 from voip_core.storage import SqlBindingStore
+from voip_core.storage.models import metadata
 
 
 def by_contact(bindings: tuple[Binding, ...] | list[Binding]) -> list[Binding]:
@@ -189,3 +195,35 @@ def test_sql_store_pages_through_many_rows(
 def test_sql_store_refuses_a_zero_batch_size(sql_engine: object) -> None:
     with pytest.raises(ValueError, match="batch_size 0 must be at least 1"):
         SqlBindingStore(sql_engine, batch_size=0)  # type: ignore[arg-type]
+
+
+def test_sqlite_replace_survives_a_commit_between_its_read_and_its_write(
+    tmp_path: Path,
+) -> None:
+    # Found by the integration tests: the admin API committed a plan change while the
+    # write-behind flush was between its SELECT and its upsert, and the flush failed
+    # with "database is locked" (SQLITE_BUSY_SNAPSHOT) at once.
+    path = tmp_path / "ronghe.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    store = SqlBindingStore(engine)
+    store.replace(AOR, [make_binding()])
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    other.execute("CREATE TABLE other_writer (x INTEGER)")
+
+    def commit_elsewhere(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            # Succeeds unless the store already holds the write lock, as it should.
+            with contextlib.suppress(sqlite3.OperationalError):
+                other.execute("INSERT INTO other_writer VALUES (1)")
+
+    event.listen(engine, "after_cursor_execute", commit_elsewhere)
+    try:
+        refreshed = make_binding(cseq=9)
+        store.replace(AOR, [refreshed])
+    finally:
+        event.remove(engine, "after_cursor_execute", commit_elsewhere)
+        other.close()
+        engine.dispose()
+    assert SqlBindingStore(create_database_engine(f"sqlite:///{path}")).get(AOR) == (refreshed,)
