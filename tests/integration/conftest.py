@@ -3,12 +3,15 @@
 - ``free_port``: a function returning a loopback port free for UDP and TCP.
 - ``phone_factory``: starts pjsua2 phones (:class:`tests.integration.phone.Phone`),
   all closed at teardown.
+- ``extension_phone``: a pjsua2 phone registered as an extension (created through the
+  admin API) with the server as its outbound proxy.
 - ``baresip_factory``: starts baresip agents, all closed at teardown.
 - ``ronghe_server_factory`` / ``ronghe_server``: the real server (``ronghe serve``) on
   a fresh SQLite database and free loopback ports, with an admin API key and client
   (:class:`tests.integration.server.RongheServer`). At teardown it is stopped with
   SIGTERM and the test fails if it exited non-zero or logged a traceback. A server
   that cannot be started fails the test; it is never skipped.
+- ``shared_ronghe_server``: the same, one per test module.
 
 With ``CI=true`` an integration test that skips is reported as failed: every peer it
 needs must be installed on CI (``.ci/run``), not silently left out.
@@ -67,6 +70,37 @@ def phone_factory() -> Iterator[Callable[..., Phone]]:
 
 
 @pytest.fixture
+def extension_phone(phone_factory: Callable[..., Phone]) -> Callable[..., Phone]:
+    """``extension_phone(server, number, transport="udp", display_name="", register=True,
+    **Phone.start options)`` -> a pjsua2 phone using ``server`` as outbound proxy and,
+    unless ``register`` is false, registered (200, digest) as extension ``number``,
+    which is created through the admin API the first time."""
+
+    def start(
+        server: RongheServer,
+        number: str,
+        transport: str = "udp",
+        display_name: str = "",
+        register: bool = True,
+        **options: Any,
+    ) -> Phone:
+        password = server.ensure_extension(number)
+        phone = phone_factory(
+            transport=transport,
+            user=number,
+            display_name=display_name,
+            outbound_proxy=server.sip_address,
+            **options,
+        )
+        if register:
+            code = phone.register(server.registrar_uri, number, password, server.domain)
+            assert code == 200, f"{number} REGISTER over {transport} -> {code}\n{server.log_tail}"
+        return phone
+
+    return start
+
+
+@pytest.fixture
 def baresip_factory(tmp_path: Path) -> Iterator[Callable[..., Baresip]]:
     """``baresip_factory(**Baresip.start options)`` -> a started baresip, closed at
     teardown; its configuration lives under ``tmp_path``."""
@@ -83,25 +117,15 @@ def baresip_factory(tmp_path: Path) -> Iterator[Callable[..., Baresip]]:
         agent.close()
 
 
-@pytest.fixture
-def ronghe_server_factory(tmp_path: Path) -> Iterator[Callable[..., RongheServer]]:
-    """``ronghe_server_factory(extra_args=[...], domain=...)`` -> a running server.
+def _start_server(workdir: Path, extra_args: list[str] | None, **options: Any) -> RongheServer:
+    try:
+        return start_server(workdir, extra_args, **options)
+    except ServerError as exc:
+        pytest.fail(f"the Ronghe server could not be started: {exc}", pytrace=False)
 
-    Each server gets its own directory and database under ``tmp_path``. At teardown
-    every server is stopped with SIGTERM; a non-zero exit or a traceback in its
-    output fails the test.
-    """
-    servers: list[RongheServer] = []
 
-    def start(extra_args: list[str] | None = None, **options: Any) -> RongheServer:
-        try:
-            server = start_server(tmp_path / f"server{len(servers)}", extra_args, **options)
-        except ServerError as exc:
-            pytest.fail(f"the Ronghe server could not be started: {exc}", pytrace=False)
-        servers.append(server)
-        return server
-
-    yield start
+def _stop_servers(servers: list[RongheServer]) -> None:
+    """SIGTERM each server; fail on a non-zero exit or a logged traceback."""
     problems: list[str] = []
     for server in servers:
         try:
@@ -118,6 +142,35 @@ def ronghe_server_factory(tmp_path: Path) -> Iterator[Callable[..., RongheServer
             )
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def ronghe_server_factory(tmp_path: Path) -> Iterator[Callable[..., RongheServer]]:
+    """``ronghe_server_factory(extra_args=[...], domain=...)`` -> a running server.
+
+    Each server gets its own directory and database under ``tmp_path``. At teardown
+    every server is stopped with SIGTERM; a non-zero exit or a traceback in its
+    output fails the test.
+    """
+    servers: list[RongheServer] = []
+
+    def start(extra_args: list[str] | None = None, **options: Any) -> RongheServer:
+        server = _start_server(tmp_path / f"server{len(servers)}", extra_args, **options)
+        servers.append(server)
+        return server
+
+    yield start
+    _stop_servers(servers)
+
+
+@pytest.fixture(scope="module")
+def shared_ronghe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RongheServer]:
+    """One server with default options for a whole test module, which saves starting
+    one per test; its tests must each use their own extension numbers. Checked at the
+    end of the module like ``ronghe_server``."""
+    server = _start_server(tmp_path_factory.mktemp("shared-server"), None)
+    yield server
+    _stop_servers([server])
 
 
 @pytest.fixture

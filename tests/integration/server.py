@@ -36,6 +36,11 @@ DOMAIN = "ronghe.test"
 _TAIL_LINES = 400
 
 
+def extension_password(number: str) -> str:
+    """The SIP password the tests give extension ``number``."""
+    return f"Ronghe-{number}-pw"
+
+
 class ServerError(RuntimeError):
     """The server could not be started, provisioned or stopped cleanly."""
 
@@ -266,6 +271,16 @@ class RongheServer:
         if wait:
             self.wait_plan_loaded()
         return created
+
+    def ensure_extension(self, number: str, display_name: str = "", password: str = "") -> str:
+        """Create extension ``number`` unless this helper already did; return its SIP
+        password (``password``, or ``extension_password(number)``)."""
+        password = password or extension_password(number)
+        key = f"extension:{number}"
+        if key not in self._ids:
+            created = self.create_extension(number, display_name or f"分机{number}", password)
+            self._ids[key] = int(created["extension"]["id"])
+        return password
 
     # -- life cycle -----------------------------------------------------------------------
 
