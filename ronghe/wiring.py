@@ -5,33 +5,50 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialplan.engine import CallerContext, PlanError, RouteDecision, route
+from dialplan.engine import CallerContext, NumberingPlan, PlanError, RouteDecision, route
 from dialplan.storage import StoredPlanSource, current_plan_version
 
-__all__ = ["PlanCredentials", "PlanRouter", "watch_plan"]
+__all__ = ["LivePlan", "PlanCredentials", "PlanRouter", "watch_plan"]
 
 logger = logging.getLogger(__name__)
+
+
+class LivePlan(Protocol):
+    """Where the live plan comes from (a :class:`StoredPlanSource`)."""
+
+    def current(self) -> NumberingPlan:
+        """The plan to use right now."""
+        ...
 
 
 class PlanRouter:
     """The proxy's ``Router`` port: ``route()`` over the live plan."""
 
-    def __init__(self, source: StoredPlanSource) -> None:
+    def __init__(self, source: LivePlan) -> None:
         self._source = source
 
     def route(self, dialed: str, caller: CallerContext, at: datetime) -> RouteDecision:
-        """Decide with whatever plan is live right now."""
-        return route(self._source.current(), dialed, caller, at)
+        """Decide with whatever plan is live right now.
+
+        The proxy names the From user of an unchallenged request (a trusted network's
+        gateway or load generator) as the calling extension. One the plan does not know
+        is an outside caller, like a trunk's, not a refused extension: an authenticated
+        caller always is an extension, its credentials come from the plan.
+        """
+        plan = self._source.current()
+        if caller.extension is not None and plan.extension(caller.extension) is None:
+            caller = CallerContext(extension=None, trunk=caller.trunk)
+        return route(plan, dialed, caller, at)
 
 
 class PlanCredentials:
     """HA1 lookup for digest authentication: enabled extensions of the live plan."""
 
-    def __init__(self, source: StoredPlanSource) -> None:
+    def __init__(self, source: LivePlan) -> None:
         self._source = source
 
     def __call__(self, username: str, algorithm: Literal["MD5", "SHA-256"]) -> str | None:
@@ -60,8 +77,12 @@ async def watch_plan(
             await asyncio.to_thread(source.reload_now)
         except PlanError as error:
             rejected = version
-            logger.error("numbering plan version %d rejected, keeping the live plan: %s", version, error)
+            logger.error(
+                "numbering plan version %d rejected, keeping the live plan: %s", version, error
+            )
         except Exception:  # noqa: BLE001  # a database outage must not stop routing
             logger.warning(
-                "numbering plan poll failed; routing with version %d", source.current().version, exc_info=True
+                "numbering plan poll failed; routing with version %d",
+                source.current().version,
+                exc_info=True,
             )
