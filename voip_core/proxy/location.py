@@ -5,18 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voip_core.proxy.ports import ContactTarget
+from voip_core.proxy.routing import peer_for_uri
 from voip_core.registrar.binding import Binding
 from voip_core.registrar.gruu import is_gruu, resolve_gruu
 from voip_core.registrar.store import BindingStore
-from voip_core.sip.uri import SipUri
+from voip_core.sip.peer import Peer
+from voip_core.sip.uri import SipUri, Uri
 
 __all__ = ["StoreLocation"]
 
 
 def _target(binding: Binding) -> ContactTarget:
-    # The REGISTER's source is the flow that reaches the phone through NAT, and over
-    # TCP the very connection it keeps open (RFC 5626 §5.3, RFC 3261 §18.2.2).
-    return ContactTarget(uri=binding.contact_uri, destination=binding.source, path=binding.path, q=binding.q)
+    uri = binding.contact_uri
+    return ContactTarget(
+        uri=uri, destination=_destination(binding, uri), path=binding.path, q=binding.q
+    )
+
+
+def _destination(binding: Binding, uri: Uri) -> Peer:
+    """Where requests for a contact go (RFC 3261 §16.6 step 7).
+
+    The REGISTER's source is the flow that reaches the phone through NAT, and over TCP
+    the very connection it keeps open (RFC 5626 §5.3, RFC 3261 §18.2.2); an outbound
+    flow (``reg-id``) and a Path (RFC 3327, the edge proxy sent it) are used as they
+    are. A UDP contact on the host the REGISTER came from is reachable as registered:
+    trusting it keeps third-party registrations working (RFC 3261 §10.2, e.g. a
+    device registering a contact on another port of its own host).
+    """
+    source = binding.source
+    if source.reliable or binding.reg_id is not None or binding.path or not isinstance(uri, SipUri):
+        return source
+    if uri.host.strip("[]").lower() != source.host.lower() or uri.param("maddr") is not None:
+        return source  # behind NAT: the contact names an address we may not reach
+    return peer_for_uri(uri)
 
 
 class StoreLocation:
