@@ -24,20 +24,71 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = serve.add_argument
-    add("--sip-host", help="address SIP listens on (0.0.0.0 = all IPv4, :: = all IPv6)", default=None)
+    add(
+        "--sip-host",
+        help="address SIP listens on (0.0.0.0 = all IPv4, :: = all IPv6)",
+        default=None,
+    )
     add("--sip-port", type=int, help="SIP port for UDP and TCP (default 5060)", default=None)
-    add("--advertise", help="host put in Via/Record-Route (default: the bound or primary address)", default=None)
+    add(
+        "--advertise",
+        help="host put in Via/Record-Route (default: the bound or primary address)",
+        default=None,
+    )
     add("--api-host", help="address the admin API listens on (default 127.0.0.1)", default=None)
-    add("--api-port", type=int, help="admin API port (default 8000; 0 disables the API)", default=None)
-    add("--database-url", help="SQLAlchemy URL (default sqlite:///ronghe.db; postgresql+psycopg://...)", default=None)
-    add("--redis-url", help="Redis URL for registrations shared by several nodes (redis://host:6379/0)", default=None)
+    add(
+        "--api-port",
+        type=int,
+        help="admin API port (default 8000; 0 disables the API)",
+        default=None,
+    )
+    add(
+        "--database-url",
+        help="SQLAlchemy URL (default sqlite:///ronghe.db; postgresql+psycopg://...)",
+        default=None,
+    )
+    add(
+        "--redis-url",
+        help="Redis URL for registrations shared by several nodes (redis://host:6379/0)",
+        default=None,
+    )
     add("--domain", help="SIP domain and digest realm (default ronghe.local)", default=None)
-    add("--log-level", choices=["debug", "info", "warning", "error"], default=None, help="log level (default info)")
-    add("--trace-sip", action="store_true", default=None, help="log every SIP message (credentials redacted)")
-    add("--t1", type=float, default=None, help="RFC 3261 T1, round-trip estimate in seconds (default 0.5)")
-    add("--t2", type=float, default=None, help="RFC 3261 T2, max non-INVITE retransmit interval (default 4)")
-    add("--t4", type=float, default=None, help="RFC 3261 T4, max time a message stays in the network (default 5)")
-    add("--tcp-idle-timeout", type=float, default=None, help="close TCP connections idle this long, seconds (default 600)")
+    add(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=None,
+        help="log level (default info)",
+    )
+    add(
+        "--trace-sip",
+        action="store_true",
+        default=None,
+        help="log every SIP message (credentials redacted)",
+    )
+    add(
+        "--t1",
+        type=float,
+        default=None,
+        help="RFC 3261 T1, round-trip estimate in seconds (default 0.5)",
+    )
+    add(
+        "--t2",
+        type=float,
+        default=None,
+        help="RFC 3261 T2, max non-INVITE retransmit interval (default 4)",
+    )
+    add(
+        "--t4",
+        type=float,
+        default=None,
+        help="RFC 3261 T4, max time a message stays in the network (default 5)",
+    )
+    add(
+        "--tcp-idle-timeout",
+        type=float,
+        default=None,
+        help="close TCP connections idle this long, seconds (default 600)",
+    )
     add(
         "--trusted-network",
         dest="trusted_networks",
@@ -46,11 +97,36 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         metavar="CIDR",
         help="source network whose requests are not challenged (carrier gateways); repeatable",
     )
-    add("--min-expires", type=int, default=None, help="shortest registration accepted, seconds (default 60)")
-    add("--max-expires", type=int, default=None, help="longest registration granted, seconds (default 3600)")
-    add("--max-transactions", type=int, default=None, help="refuse new requests with 503 above this many live transactions")
-    add("--secret-file", default=None, help="file holding the deployment secret (default ./ronghe.secret)")
-    add("--no-demo", dest="demo", action="store_false", default=None, help="do not create the demo plan on an empty database")
+    add(
+        "--min-expires",
+        type=int,
+        default=None,
+        help="shortest registration accepted, seconds (default 60)",
+    )
+    add(
+        "--max-expires",
+        type=int,
+        default=None,
+        help="longest registration granted, seconds (default 3600)",
+    )
+    add(
+        "--max-transactions",
+        type=int,
+        default=None,
+        help="refuse new requests with 503 above this many live transactions",
+    )
+    add(
+        "--secret-file",
+        default=None,
+        help="file holding the deployment secret (default ./ronghe.secret)",
+    )
+    add(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        default=None,
+        help="do not create the demo plan on an empty database",
+    )
     serve.set_defaults(handler=_run_serve)
 
 
@@ -79,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from ronghe.commands import apikey, plan
 
-    parser = argparse.ArgumentParser(prog="ronghe", description="Ronghe (融合) converged communications platform")
+    parser = argparse.ArgumentParser(
+        prog="ronghe", description="Ronghe (融合) converged communications platform"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
     plan.add_parser(subparsers)

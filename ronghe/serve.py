@@ -71,7 +71,9 @@ async def _serve(settings: ServeSettings) -> int:
     session_factory = create_session_factory(engine)
     credentials: list[DemoCredential] = []
     if settings.demo:
-        credentials = await asyncio.to_thread(seed_demo_plan, session_factory, realm=settings.domain)
+        credentials = await asyncio.to_thread(
+            seed_demo_plan, session_factory, realm=settings.domain
+        )
     live_plan = StoredPlanSource(session_factory, realm=settings.domain)
     await asyncio.to_thread(live_plan.reload_now)
 
@@ -90,7 +92,11 @@ async def _serve(settings: ServeSettings) -> int:
         default_expires=min(max(3600, settings.min_expires), settings.max_expires),
     )
     registrar = Registrar(
-        domain=settings.domain, store=store, authenticator=authenticator, policy=policy, gruu_secret=gruu_secret
+        domain=settings.domain,
+        store=store,
+        authenticator=authenticator,
+        policy=policy,
+        gruu_secret=gruu_secret,
     )
 
     advertised = settings.advertise or (
@@ -111,9 +117,14 @@ async def _serve(settings: ServeSettings) -> int:
         aliases.add(settings.sip_host.lower())
     config = ProxyConfig(
         domain=settings.domain,
-        listen=(ListenAddress("udp", advertised, udp_port), ListenAddress("tcp", advertised, udp_port)),
+        listen=(
+            ListenAddress("udp", advertised, udp_port),
+            ListenAddress("tcp", advertised, udp_port),
+        ),
         aliases=frozenset(aliases),
-        trusted_networks=tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks),
+        trusted_networks=tuple(
+            ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks
+        ),
         user_agent="Ronghe",
     )
     proxy = Proxy(
@@ -137,13 +148,17 @@ async def _serve(settings: ServeSettings) -> int:
     api_server = None
     api_url = "disabled"
     if settings.api_port:
-        api_server, api_url = await _start_api(settings, session_factory, live_plan, store, proxy, tasks)
+        api_server, api_url = await _start_api(
+            settings, session_factory, live_plan, store, proxy, tasks
+        )
 
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _announce(settings, advertised, udp_port, credentials)
-    print(f"READY sip=udp:{udp_host}:{udp_port},tcp:{udp_host}:{udp_port} api={api_url}", flush=True)
+    print(
+        f"READY sip=udp:{udp_host}:{udp_port},tcp:{udp_host}:{udp_port} api={api_url}", flush=True
+    )
     await stop.wait()
 
     logger.info("shutting down")
@@ -187,16 +202,26 @@ async def _start_api(settings, session_factory, live_plan, store, proxy, tasks):
         def capture_signals(self):  # type: ignore[no-untyped-def,override]
             yield  # signals belong to `ronghe serve`, which stops the API itself
 
-    server = _Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level, access_log=False))
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+    )
     tasks.append(asyncio.create_task(server.serve(), name="api"))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110  # uvicorn exposes a flag, not an event
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     host = f"[{settings.api_host}]" if ":" in settings.api_host else settings.api_host
     return server, f"http://{host}:{port}"
 
 
-def _announce(settings: ServeSettings, advertised: str, port: int, credentials: list[DemoCredential]) -> None:
+def _announce(
+    settings: ServeSettings, advertised: str, port: int, credentials: list[DemoCredential]
+) -> None:
     if not credentials:
         return
     print("Demo numbering plan created. Register a SIP phone with:", flush=True)

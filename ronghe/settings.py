@@ -70,7 +70,9 @@ class ServeSettings(BaseSettings):
         if not self.t1 < self.t2:
             raise ValueError(f"T1 {self.t1} must be less than T2 {self.t2}")
         if self.min_expires > self.max_expires:
-            raise ValueError(f"min_expires {self.min_expires} exceeds max_expires {self.max_expires}")
+            raise ValueError(
+                f"min_expires {self.min_expires} exceeds max_expires {self.max_expires}"
+            )
         if self.environment == "production" and (self.secret or "").lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("RONGHE_SECRET must be set to a real secret in production")
         return self

@@ -37,7 +37,9 @@ class Challenge:
 class Authenticator(Protocol):
     """Digest authentication of requests (RFC 3261 §22, RFC 7616, RFC 8760)."""
 
-    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated | Challenge:
+    def authenticate(
+        self, request: Request, *, proxy: bool, now: float
+    ) -> Authenticated | Challenge:
         """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization`` credentials."""
         ...
 
@@ -54,7 +56,9 @@ class DigestAuthenticator:
         self._nonces = nonces
         self._lookup_ha1 = lookup_ha1
 
-    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated | Challenge:
+    def authenticate(
+        self, request: Request, *, proxy: bool, now: float
+    ) -> Authenticated | Challenge:
         """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization``."""
         result = authenticate(
             request,
