@@ -51,8 +51,9 @@ _COMPLETED: Final = TransactionState.COMPLETED
 _ACCEPTED: Final = TransactionState.ACCEPTED
 _TERMINATED: Final = TransactionState.TERMINATED
 
-#: RFC 3261 §8.1.1.6: the Max-Forwards a UAC puts on a request it originates.
-_DEFAULT_MAX_FORWARDS: Final = "70"
+#: RFC 3261 §8.1.1.6: the Max-Forwards a UAC puts on a request it originates; used when
+#: the request being cancelled or acknowledged carries none.
+_DEFAULT_MAX_FORWARDS: Final = make_header("Max-Forwards", "70")
 
 
 class InviteClientTransaction(ClientTransaction):
@@ -114,7 +115,7 @@ def _hop_by_hop_request(
 ) -> Request:
     """A request for the same hop as ``request``: top Via, Route set, From, Call-ID, CSeq."""
     headers: list[Header] = [_top_via_header(request)]
-    max_forwards = make_header("Max-Forwards", _DEFAULT_MAX_FORWARDS)
+    max_forwards = _DEFAULT_MAX_FORWARDS
     routes: list[Header] = []
     dialog: list[Header] = []
     for header in request.headers:
