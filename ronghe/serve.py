@@ -85,6 +85,7 @@ async def _serve(settings: ServeSettings) -> int:
         realm=settings.domain,
         nonces=NonceManager(_derive(secret, b"nonce"), lifetime=settings.nonce_lifetime),
         lookup_ha1=PlanCredentials(live_plan),
+        algorithms=settings.digest_algorithms,
     )
     policy = RegistrarPolicy(
         min_expires=settings.min_expires,

@@ -38,6 +38,9 @@ class ServeSettings(BaseSettings):
     t1: float = Field(0.5, gt=0)
     t2: float = Field(4.0, gt=0)
     t4: float = Field(5.0, gt=0)
+    #: Challenge order. RFC 8760 §2.4 would put SHA-256 first, but clients in the field
+    #: (SIPp 3.6, libre-based phones) answer only the first challenge and fail on SHA-256.
+    digest_algorithms: tuple[Literal["MD5", "SHA-256"], ...] = ("MD5", "SHA-256")
     tcp_idle_timeout: float = Field(600.0, gt=0)
     trusted_networks: tuple[str, ...] = ()
     demo: bool = True
@@ -56,6 +59,15 @@ class ServeSettings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as error:
                 raise ValueError(f"trusted network {network!r} is not a CIDR: {error}") from None
+        return value
+
+    @field_validator("digest_algorithms")
+    @classmethod
+    def _algorithms_listed_once(
+        cls, value: tuple[Literal["MD5", "SHA-256"], ...]
+    ) -> tuple[Literal["MD5", "SHA-256"], ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"digest algorithms {list(value)} must be one or both, each once")
         return value
 
     @field_validator("domain")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from voip_core.sip.digest import (
+    CHALLENGE_ALGORITHMS,
     AuthStatus,
+    DigestAlgorithm,
     Ha1Lookup,
     NonceManager,
     authenticate,
@@ -51,10 +54,18 @@ class DigestAuthenticator:
     challenge, so nothing reveals which extensions exist.
     """
 
-    def __init__(self, *, realm: str, nonces: NonceManager, lookup_ha1: Ha1Lookup) -> None:
+    def __init__(
+        self,
+        *,
+        realm: str,
+        nonces: NonceManager,
+        lookup_ha1: Ha1Lookup,
+        algorithms: Sequence[DigestAlgorithm] = CHALLENGE_ALGORITHMS,
+    ) -> None:
         self._realm = realm
         self._nonces = nonces
         self._lookup_ha1 = lookup_ha1
+        self._algorithms = tuple(algorithms)
 
     def authenticate(
         self, request: Request, *, proxy: bool, now: float
@@ -73,9 +84,16 @@ class DigestAuthenticator:
         return self.challenge(proxy=proxy, now=now, stale=result.status is AuthStatus.STALE)
 
     def challenge(self, *, proxy: bool, now: float, stale: bool = False) -> Challenge:
-        """A fresh 401/407 challenge offering SHA-256 and MD5 (RFC 8760 §2.4)."""
+        """A fresh 401/407 challenge offering the configured algorithms in order of
+        preference, SHA-256 and MD5 by default (RFC 8760 §2.4)."""
         header = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
-        challenges = build_challenges(realm=self._realm, nonces=self._nonces, now=now, stale=stale)
+        challenges = build_challenges(
+            realm=self._realm,
+            nonces=self._nonces,
+            now=now,
+            stale=stale,
+            algorithms=self._algorithms,
+        )
         return Challenge(
             status_code=407 if proxy else 401,
             headers=tuple((header, serialize_challenge(c)) for c in challenges),

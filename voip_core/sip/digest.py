@@ -516,16 +516,22 @@ def compute_response(
 
 
 def build_challenges(
-    *, realm: str, nonces: NonceManager, now: float, stale: bool = False
+    *,
+    realm: str,
+    nonces: NonceManager,
+    now: float,
+    stale: bool = False,
+    algorithms: Sequence[DigestAlgorithm] = CHALLENGE_ALGORITHMS,
 ) -> list[DigestChallenge]:
-    """One fresh challenge per offered algorithm, SHA-256 first, sharing a nonce."""
+    """One fresh challenge per offered algorithm, in the order given (SHA-256 first by
+    default), sharing a nonce."""
     nonce = nonces.issue(now)
     opaque = nonces.opaque(nonce)
     return [
         DigestChallenge(
             realm=realm, nonce=nonce, algorithm=algorithm, opaque=opaque, qop=("auth",), stale=stale
         )
-        for algorithm in CHALLENGE_ALGORITHMS
+        for algorithm in algorithms
     ]
 
 

@@ -69,6 +69,34 @@ def test_unauthenticated_register_is_challenged_and_nothing_is_stored() -> None:
     assert store.count() == 0
 
 
+def test_challenges_follow_the_configured_order_and_either_answer_is_accepted() -> None:
+    # Found by the integration tests: SIPp 3.6 and baresip 1.0 (libre) answer only
+    # the first challenge and give up when it is SHA-256; deployments list MD5 first.
+    nonces = NonceManager(SECRET)
+    authenticator = DigestAuthenticator(
+        realm=DOMAIN, nonces=nonces, lookup_ha1=lookup, algorithms=("MD5", "SHA-256")
+    )
+    challenge = authenticator.challenge(proxy=True, now=NOW)
+    assert challenge.status_code == 407
+    values = [value for name, value in challenge.headers if name == "Proxy-Authenticate"]
+    assert [parse_challenge(v).algorithm for v in values] == ["MD5", "SHA-256"]
+    for count, value in enumerate(values, start=1):  # one nonce: count the uses
+        request = register("<sip:8001@10.1.2.3>")
+        answer = build_authorization(
+            parse_challenge(value),
+            method="REGISTER",
+            uri=f"sip:{DOMAIN}",
+            username="8001",
+            password=PASSWORD,
+            cnonce="c1",
+            nc=count,
+        )
+        outcome = authenticator.authenticate(
+            request.append("Proxy-Authorization", answer), proxy=True, now=NOW
+        )
+        assert outcome == Authenticated("8001")
+
+
 def test_authenticated_register_is_stored() -> None:
     store = MemoryBindingStore()
     registrar = make_registrar(store, NonceManager(SECRET))

@@ -1,0 +1,34 @@
+"""Settings of ``ronghe serve`` from the command line.
+
+Covers: the digest challenge order (MD5 first by default, repeatable
+``--digest-algorithm`` in order of preference, duplicates refused). Not covered:
+the environment (pydantic-settings reads it) and the other options, which the
+integration tests start the server with.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ronghe.cli import build_parser, serve_settings
+from ronghe.settings import ServeSettings
+
+
+def settings_from(*argv: str) -> ServeSettings:
+    return serve_settings(build_parser().parse_args(["serve", *argv]))
+
+
+def test_challenges_offer_md5_first_by_default() -> None:
+    assert settings_from().digest_algorithms == ("MD5", "SHA-256")
+
+
+def test_digest_algorithms_keep_the_order_given() -> None:
+    given = settings_from("--digest-algorithm", "SHA-256", "--digest-algorithm", "MD5")
+    assert given.digest_algorithms == ("SHA-256", "MD5")
+    assert settings_from("--digest-algorithm", "MD5").digest_algorithms == ("MD5",)
+
+
+def test_a_digest_algorithm_listed_twice_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"digest algorithms \['MD5', 'MD5'\]"):
+        settings_from("--digest-algorithm", "MD5", "--digest-algorithm", "MD5")
