@@ -26,6 +26,7 @@ from voip_core.sip.parser import parse_message
 from voip_core.sip.peer import Peer
 from voip_core.sip.reply import make_error_response
 from voip_core.transaction import TransactionLayer
+from voip_core.transaction.keys import server_key
 from voip_core.transport.manager import TransportManager
 
 __all__ = ["SipNode"]
@@ -78,7 +79,7 @@ class SipNode:
                 self._send(bytes(reply), peer)
             return
         if isinstance(message, Request) and message.method not in _NEVER_SHED:
-            if len(self.layer) >= self._max_transactions and not self.layer.is_retransmission(message, peer):
+            if len(self.layer) >= self._max_transactions and self._is_new(message):
                 self._shed(message, peer)
                 return
         now = self._loop.time()
@@ -87,6 +88,13 @@ class SipNode:
         except RemoteProtocolError as error:
             logger.info("refused message from %s: %s", peer, error)
         self._pump(now)
+
+    def _is_new(self, request: Request) -> bool:
+        """Whether ``request`` would start a transaction (not a retransmission)."""
+        try:
+            return server_key(request, request.top_via(), request.method) not in self.layer
+        except RemoteProtocolError:
+            return True
 
     def on_transport_error(self, peer: Peer) -> None:
         """A send to ``peer`` failed: end the transactions that depended on it."""

@@ -44,6 +44,7 @@ from voip_core.sip.uri import SipUri, TelUri
 from voip_core.sip.via import MAGIC_COOKIE
 from voip_core.transaction import (
     AckReceived,
+    TransactionState,
     ClientKey,
     Event,
     Outbound,
@@ -64,6 +65,8 @@ logger = logging.getLogger(__name__)
 _ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE"
 #: Methods that need credentials when they start something new (not ACK, CANCEL, in-dialog).
 _AUTHENTICATED_METHODS = frozenset({"INVITE", "MESSAGE", "SUBSCRIBE", "REFER", "OPTIONS", "PUBLISH", "NOTIFY"})
+#: Server INVITE states in which the transaction itself sends a 2xx (RFC 6026).
+_TAKES_2XX = frozenset({TransactionState.PROCEEDING, TransactionState.ACCEPTED, TransactionState.TRYING})
 #: Bound on live call records kept for the admin view; older ones are evicted first.
 _MAX_CALL_RECORDS = 200_000
 
@@ -430,7 +433,7 @@ class Proxy:
             return
         if 200 <= code < 300:
             branch.final = upstream
-            self.layer.send_response(context.server_key, upstream, now)
+            self._send_2xx(context, upstream, now)
             first = not context.final_sent
             context.final_sent = True
             if context.is_invite:
@@ -444,6 +447,19 @@ class Proxy:
             self._maybe_finish(context)
             return
         self._branch_final(context, branch, upstream, now)
+
+    def _send_2xx(self, context: _Context, response: Response, now: float) -> None:
+        """Forward a 2xx upstream (§16.7 step 5: every 2xx, even after another final).
+
+        The server transaction takes it while it is Proceeding or Accepted (RFC 6026); a
+        2xx that follows a non-2xx final, or outlives the transaction, goes statelessly to
+        where the request came from.
+        """
+        key = context.server_key
+        if key in self.layer and self.layer.server_state(key) in _TAKES_2XX:
+            self.layer.send_response(key, response, now)
+        else:
+            self.layer.send_stateless(response, context.source)
 
     def _branch_final(self, context: _Context, branch: _Branch, upstream: Response, now: float) -> None:
         branch.final = upstream
