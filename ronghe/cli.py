@@ -88,6 +88,13 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="RFC 3261 T4, max time a message stays in the network (default 5)",
     )
     add(
+        "--timer-c",
+        type=float,
+        default=None,
+        help="RFC 3261 Timer C: end an INVITE branch that stays unanswered this long, in "
+        "seconds (default 181; more than 180 in production, lower only for tests)",
+    )
+    add(
         "--digest-algorithm",
         dest="digest_algorithms",
         action="append",

@@ -127,6 +127,7 @@ async def _serve(settings: ServeSettings) -> int:
             ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks
         ),
         user_agent="Ronghe",
+        timer_c=settings.timer_c,
     )
     proxy = Proxy(
         config=config,

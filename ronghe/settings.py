@@ -38,6 +38,7 @@ class ServeSettings(BaseSettings):
     t1: float = Field(0.5, gt=0)
     t2: float = Field(4.0, gt=0)
     t4: float = Field(5.0, gt=0)
+    timer_c: float = Field(181.0, gt=0)
     #: Challenge order. RFC 8760 §2.4 would put SHA-256 first, but clients in the field
     #: (SIPp 3.6, libre-based phones) answer only the first challenge and fail on SHA-256.
     digest_algorithms: tuple[Literal["MD5", "SHA-256"], ...] = ("MD5", "SHA-256")
@@ -81,6 +82,10 @@ class ServeSettings(BaseSettings):
     def _timers_and_secret(self) -> ServeSettings:
         if not self.t1 < self.t2:
             raise ValueError(f"T1 {self.t1} must be less than T2 {self.t2}")
+        if self.environment == "production" and self.timer_c <= 180:
+            raise ValueError(
+                f"Timer C {self.timer_c} must exceed 180 s in production (RFC 3261 §16.6)"
+            )
         if self.min_expires > self.max_expires:
             raise ValueError(
                 f"min_expires {self.min_expires} exceeds max_expires {self.max_expires}"
