@@ -69,15 +69,17 @@ SIP_URI_BODY_IN_ADDR_SPEC: Final = (
     rf"(?:({USER_IN_ADDR_SPEC})(?::({PASSWORD}))?@)?({HOST})(?::({PORT}))?"
 )
 
-#: gen-value (§25.1) = token / host / quoted-string; the fast path takes quoted strings
-#: without backslash escapes only.
+#: gen-value (§25.1) = token / host / quoted-string. Token characters plus ":" cover
+#: tokens, host names, IPv4 and bare IPv6 (RFC 3261 via-received); an IPv6 reference
+#: is bracketed; the fast path takes quoted strings without backslash escapes only.
 SIMPLE_QUOTED: Final = r'"[^"\\\r\n]*+"'
-GEN_VALUE: Final = rf"(?:[{TOKEN_CHARS}:\[\]]++|{SIMPLE_QUOTED})"
+PLAIN_VALUE: Final = rf"(?:[{TOKEN_CHARS}:]++|\[[0-9A-Fa-f:.]++\])"
+GEN_VALUE: Final = rf"(?:{PLAIN_VALUE}|{SIMPLE_QUOTED})"
 #: *( SEMI generic-param ) without LWS
 HEADER_PARAMS: Final = rf"(?:;{TOKEN}(?:={GEN_VALUE})?)*+"
 
 #: 1*( ";" token [ "=" token-or-host ] ): parameters with no LWS and no quoted values
-PLAIN_PARAMS: Final = rf"(?:;{TOKEN}(?:=[{TOKEN_CHARS}:\[\]]++)?)++"
+PLAIN_PARAMS: Final = rf"(?:;{TOKEN}(?:={PLAIN_VALUE})?)++"
 
 SIP_URI_BODY_RE: Final = re.compile(SIP_URI_BODY)
 PLAIN_PARAMS_RE: Final = re.compile(PLAIN_PARAMS)

@@ -16,7 +16,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from voip_core.sip._syntax import PARAM_ITEM_RE, SIMPLE_PARAMS_RE, TOKEN_CHARS, excerpt
+from voip_core.sip._syntax import (
+    PARAM_ITEM_RE,
+    PLAIN_VALUE,
+    SIMPLE_PARAMS_RE,
+    TOKEN_CHARS,
+    excerpt,
+)
 from voip_core.sip.exceptions import LocalProtocolError, ParseError
 
 __all__ = [
@@ -233,7 +239,7 @@ def parse_params(text: str, *, what: str) -> Params:
 
 
 # token / host (incl. IPv6 reference) characters; RFC 3261 §25.1 gen-value and via-params
-_PARAM_VALUE_RE: Final = re.compile(rf"[{TOKEN_CHARS}:\[\]]+")
+_PARAM_VALUE_RE: Final = re.compile(PLAIN_VALUE)
 
 
 def format_params(params: Params) -> str:

@@ -23,9 +23,9 @@ from voip_core.sip._slots import slot_setters
 from voip_core.sip._syntax import (
     GEN_VALUE,
     HOST,
+    PLAIN_VALUE,
     PORT,
     TOKEN,
-    TOKEN_CHARS,
     excerpt,
     parse_bounded_int,
     split_validated_params,
@@ -61,7 +61,7 @@ _FAST_VIA_RE: Final = re.compile(
 )
 # The same parameters without quoted values, on their own.
 _VIA_PARAMS_RE: Final = re.compile(
-    rf"(?:;(?:(?!(?i:branch|received|ttl|maddr)(?:;|$)){TOKEN})(?:=[{TOKEN_CHARS}:\[\]]++)?)++"
+    rf"(?:;(?:(?!(?i:branch|received|ttl|maddr)(?:;|$)){TOKEN})(?:={PLAIN_VALUE})?)++"
 )
 
 
