@@ -227,9 +227,10 @@ class Proxy:
             check_require(request, supported=self.config.supported)
             self.layer.send_response(key, self._registrar.register(request, source=source, now=wall), now)
             return
+        # §11 / §16.3 step 3: OPTIONS for us, or one that may not travel further, is ours.
         if request.method == "OPTIONS" and (
-            not isinstance(uri, SipUri) or not uri.user or request.header("max-forwards") == "0"
-        ) and local:
+            (local and (not isinstance(uri, SipUri) or not uri.user)) or request.header("max-forwards") == "0"
+        ):
             check_require(request, supported=self.config.supported)
             self._reply(
                 key,

@@ -105,6 +105,18 @@ class StreamFramer:
             self._scanned = 0
         return complete
 
+    def take_partial(self) -> bytes:
+        """Remove and return whatever is buffered of an incomplete message.
+
+        For the adapter's stalled-stream timeout: a peer that stops sending in the middle
+        of a message will not complete it, and the bytes are all there is to answer
+        (RFC 3261 §18.3 lets the connection be closed when framing is lost).
+        """
+        partial = bytes(self._buffer)
+        self._buffer.clear()
+        self._scanned = 0
+        return partial
+
     @property
     def buffered(self) -> int:
         """Bytes waiting for the rest of their message."""

@@ -16,6 +16,10 @@ the node adapter, which parses and feeds the sans-IO core. Outgoing bytes are se
 Transport failures are reported to ``on_error`` with the peer, so the transaction layer
 can end the affected transactions (RFC 3261 §17.1.4). TLS and WebSocket fit the same
 shape: a listener that produces frames and a connection table keyed by id.
+
+A stream that stops in the middle of a message for ``stall_timeout`` seconds gets what
+arrived answered (400, as the message is incomplete) and is closed: the peer will not
+finish the message, and keeping it would tie the connection up until the idle timeout.
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ class _StreamConnection(asyncio.Protocol):
         self.last_activity = 0.0
         self.pending = bytearray()
         self.closed = False
+        self._stall_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -120,12 +125,35 @@ class _StreamConnection(asyncio.Protocol):
                 if frame is None:
                     break
                 self._manager.dispatch(frame, self.peer, self.local, stream=True)
+            self._arm_stall_timer()
         except ParseError as error:
             # A stream that cannot be framed cannot be resynchronised: close it.
             logger.info("closing %s: %s", self.peer, error)
             self.transport.close()
 
+    def _arm_stall_timer(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        if self.framer.buffered:
+            self._stall_timer = self._manager.loop.call_later(self._manager.stall_timeout, self._on_stall)
+
+    def _on_stall(self) -> None:
+        # A message begun but not finished within the stall timeout will not be finished:
+        # hand over what arrived (the node answers 400 when it can) and close, since the
+        # stream cannot be resynchronised (RFC 3261 §18.3).
+        self._stall_timer = None
+        if self.transport is None or self.peer is None or not self.framer.buffered:
+            return
+        partial = self.framer.take_partial()
+        logger.info("closing %s: message incomplete after %.1f s", self.peer, self._manager.stall_timeout)
+        self._manager.dispatch(partial, self.peer, self.local, stream=True)
+        self.transport.close()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         self.closed = True
         self._manager.unregister_connection(self)
 
@@ -149,6 +177,7 @@ class TransportManager:
         on_error: ErrorHandler | None = None,
         tracer: SipTracer | None = None,
         idle_timeout: float = 600.0,
+        stall_timeout: float = 1.5,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
@@ -156,6 +185,8 @@ class TransportManager:
         self._on_error = on_error or (lambda peer: None)
         self._tracer: SipTracer = tracer or NullTracer()
         self._idle_timeout = idle_timeout
+        #: Seconds a stream may sit in the middle of a message before it is given up.
+        self.stall_timeout = stall_timeout
         self._udp: list[_UdpListener] = []
         self._servers: list[asyncio.Server] = []
         self._connections: dict[int, _StreamConnection] = {}
