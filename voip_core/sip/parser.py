@@ -32,13 +32,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from voip_core.sip._access import HeaderMemo
 from voip_core.sip._syntax import excerpt, parse_bounded_int
 from voip_core.sip.address import check_name_addr, parse_name_addr
 from voip_core.sip.exceptions import ParseError
 from voip_core.sip.framer import MAX_MESSAGE_SIZE, StreamFramer
 from voip_core.sip.grammar import is_token, split_header_list
 from voip_core.sip.headers import KNOWN_HEADER_KEYS, SINGLE_HEADERS, Header, header_key, parse_cseq
-from voip_core.sip.message import HeaderMemo, Request, Response, new_request, new_response
+from voip_core.sip.message import Request, Response, new_request, new_response
 from voip_core.sip.uri import SipUri, parse_uri
 from voip_core.sip.via import parse_via_line
 

@@ -140,3 +140,14 @@ def test_incremental_search_finds_an_end_split_across_reads() -> None:
     assert framer.next_frame() is None
     framer.feed(data[-1:])
     assert framer.next_frame() == data
+
+
+def test_take_partial_empties_the_buffer() -> None:
+    framer = StreamFramer()
+    data = message(b"abcd")
+    framer.feed(data[:-2])
+    assert framer.next_frame() is None
+    assert framer.take_partial() == data[:-2]
+    assert framer.buffered == 0
+    framer.feed(data)
+    assert framer.next_frame() == data

@@ -18,11 +18,11 @@ from dataclasses import fields, replace
 
 import pytest
 
+from voip_core.sip._access import HeaderMemo
 from voip_core.sip.address import NameAddress
 from voip_core.sip.exceptions import LocalProtocolError, ParseError
 from voip_core.sip.headers import CSeq, Header, make_header
 from voip_core.sip.message import (
-    HeaderMemo,
     Request,
     Response,
     format_via,
