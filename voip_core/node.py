@@ -78,10 +78,14 @@ class SipNode:
             if reply is not None:
                 self._send(bytes(reply), peer)
             return
-        if isinstance(message, Request) and message.method not in _NEVER_SHED:
-            if len(self.layer) >= self._max_transactions and self._is_new(message):
-                self._shed(message, peer)
-                return
+        if (
+            isinstance(message, Request)
+            and message.method not in _NEVER_SHED
+            and len(self.layer) >= self._max_transactions
+            and self._is_new(message)
+        ):
+            self._shed(message, peer)
+            return
         now = self._loop.time()
         try:
             self.layer.receive(message, peer, now)

@@ -44,7 +44,9 @@ class ProxyConfig:
     """RFC 3261 §16.6 step 11: greater than 3 minutes."""
     default_max_forwards: int = 70
     user_agent: str = "Ronghe"
-    supported: frozenset[str] = field(default_factory=lambda: frozenset({"path", "gruu", "outbound"}))
+    supported: frozenset[str] = field(
+        default_factory=lambda: frozenset({"path", "gruu", "outbound"})
+    )
     """Option tags we implement as a registrar/UAS (RFC 3261 §8.2.2.3)."""
     proxy_supported: frozenset[str] = frozenset()
     """Option tags we implement as a proxy (Proxy-Require, RFC 3261 §16.3 step 5)."""

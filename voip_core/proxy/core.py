@@ -35,7 +35,13 @@ from voip_core.proxy.forwarding import (
 )
 from voip_core.proxy.ports import Authenticated, Authenticator, Location, RegistrarPort, Router
 from voip_core.proxy.responses import choose_best_response, response_destination
-from voip_core.proxy.routing import FlowTokens, RouteResult, is_local_uri, peer_for_uri, preprocess_route
+from voip_core.proxy.routing import (
+    FlowTokens,
+    RouteResult,
+    is_local_uri,
+    peer_for_uri,
+    preprocess_route,
+)
 from voip_core.proxy.validation import BadExtension, check_require, validate_request
 from voip_core.sip.exceptions import ProtocolError, RemoteProtocolError
 from voip_core.sip.message import Request, Response, make_response
@@ -44,7 +50,6 @@ from voip_core.sip.uri import SipUri, TelUri
 from voip_core.sip.via import MAGIC_COOKIE
 from voip_core.transaction import (
     AckReceived,
-    TransactionState,
     ClientKey,
     Event,
     Outbound,
@@ -53,6 +58,7 @@ from voip_core.transaction import (
     ServerKey,
     StrayResponse,
     TransactionLayer,
+    TransactionState,
     TransactionTerminated,
     TransactionTimeout,
     TransportErrorOccurred,
@@ -62,11 +68,18 @@ __all__ = ["CallRecord", "Proxy"]
 
 logger = logging.getLogger(__name__)
 
-_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE"
+_ALLOW = (
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, "
+    "SUBSCRIBE, MESSAGE"
+)
 #: Methods that need credentials when they start something new (not ACK, CANCEL, in-dialog).
-_AUTHENTICATED_METHODS = frozenset({"INVITE", "MESSAGE", "SUBSCRIBE", "REFER", "OPTIONS", "PUBLISH", "NOTIFY"})
+_AUTHENTICATED_METHODS = frozenset(
+    {"INVITE", "MESSAGE", "SUBSCRIBE", "REFER", "OPTIONS", "PUBLISH", "NOTIFY"}
+)
 #: Server INVITE states in which the transaction itself sends a 2xx (RFC 6026).
-_TAKES_2XX = frozenset({TransactionState.PROCEEDING, TransactionState.ACCEPTED, TransactionState.TRYING})
+_TAKES_2XX = frozenset(
+    {TransactionState.PROCEEDING, TransactionState.ACCEPTED, TransactionState.TRYING}
+)
 #: Bound on live call records kept for the admin view; older ones are evicted first.
 _MAX_CALL_RECORDS = 200_000
 
@@ -156,7 +169,9 @@ class Proxy:
             case TransactionTimeout(key=key):
                 self._on_branch_failure(key, 408, "Request Timeout", now, wall)
             case TransportErrorOccurred(key=key):
-                self._on_branch_failure(key, 503, "Service Unavailable (transport error)", now, wall)
+                self._on_branch_failure(
+                    key, 503, "Service Unavailable (transport error)", now, wall
+                )
             case TransactionTerminated(key=key):
                 self._on_terminated(key)
 
@@ -187,7 +202,9 @@ class Proxy:
                 if branch.provisional:
                     self.layer.cancel_client(branch.key, now)
                 else:
-                    self._branch_final(context, branch, self._synthesize(context, 408, "Request Timeout"), now)
+                    self._branch_final(
+                        context, branch, self._synthesize(context, 408, "Request Timeout"), now
+                    )
 
     @property
     def context_count(self) -> int:
@@ -196,7 +213,9 @@ class Proxy:
 
     # -- requests ---------------------------------------------------------------------
 
-    def _on_request(self, key: ServerKey, request: Request, source: Peer, now: float, wall: float) -> None:
+    def _on_request(
+        self, key: ServerKey, request: Request, source: Peer, now: float, wall: float
+    ) -> None:
         try:
             validate_request(request, proxy_supported=self.config.proxy_supported)
             if request.method == "CANCEL":
@@ -211,25 +230,39 @@ class Proxy:
                 return
             self._initial_request(key, routed, source, now, wall)
         except BadExtension as error:
-            self._reply(key, request, 420, error.reason, now, headers=(("Unsupported", ", ".join(error.unsupported)),))
+            self._reply(
+                key,
+                request,
+                420,
+                error.reason,
+                now,
+                headers=(("Unsupported", ", ".join(error.unsupported)),),
+            )
         except ProtocolError as error:
             self._reply(key, request, error.status_code, error.reason, now)
 
-    def _initial_request(self, key: ServerKey, routed: RouteResult, source: Peer, now: float, wall: float) -> None:
+    def _initial_request(
+        self, key: ServerKey, routed: RouteResult, source: Peer, now: float, wall: float
+    ) -> None:
         request = routed.request
         check_loop(request, self.config)
         uri = request.uri
         local = is_local_uri(uri, self.config)
         if request.method == "REGISTER":
             if not local:
-                self._reply(key, request, 403, f"Forbidden (domain {_host(uri)} not served here)", now)
+                self._reply(
+                    key, request, 403, f"Forbidden (domain {_host(uri)} not served here)", now
+                )
                 return
             check_require(request, supported=self.config.supported)
-            self.layer.send_response(key, self._registrar.register(request, source=source, now=wall), now)
+            self.layer.send_response(
+                key, self._registrar.register(request, source=source, now=wall), now
+            )
             return
         # §11 / §16.3 step 3: OPTIONS for us, or one that may not travel further, is ours.
         if request.method == "OPTIONS" and (
-            (local and (not isinstance(uri, SipUri) or not uri.user)) or request.header("max-forwards") == "0"
+            (local and (not isinstance(uri, SipUri) or not uri.user))
+            or request.header("max-forwards") == "0"
         ):
             check_require(request, supported=self.config.supported)
             self._reply(
@@ -238,7 +271,11 @@ class Proxy:
                 200,
                 "OK",
                 now,
-                headers=(("Allow", _ALLOW), ("Accept", "application/sdp"), ("Supported", ", ".join(sorted(self.config.supported)))),
+                headers=(
+                    ("Allow", _ALLOW),
+                    ("Accept", "application/sdp"),
+                    ("Supported", ", ".join(sorted(self.config.supported))),
+                ),
             )
             return
         if not local and not request.header("route"):
@@ -258,7 +295,9 @@ class Proxy:
             contacts = self._location.lookup_gruu(uri, wall)
             if contacts is not None:
                 if not contacts:
-                    self._reply(key, request, 480, "Temporarily Unavailable (GRUU not registered)", now)
+                    self._reply(
+                        key, request, 480, "Temporarily Unavailable (GRUU not registered)", now
+                    )
                     return
                 targets = [Target(c.uri, c.destination, c.path) for c in contacts[:1]]
                 self._fork(key, request, source, targets, caller, now, wall)
@@ -281,7 +320,13 @@ class Proxy:
         return None
 
     def _route_by_plan(
-        self, key: ServerKey, request: Request, source: Peer, caller: CallerContext, now: float, wall: float
+        self,
+        key: ServerKey,
+        request: Request,
+        source: Peer,
+        caller: CallerContext,
+        now: float,
+        wall: float,
     ) -> None:
         uri = request.uri
         if isinstance(uri, TelUri):
@@ -297,16 +342,39 @@ class Proxy:
                 aor = f"sip:{extension.number}@{self.config.domain.lower()}"
                 contacts = self._location.lookup(aor, wall)
                 if not contacts:
-                    self._reply(key, request, 480, f"Temporarily Unavailable (extension {extension.number} not registered)", now)
+                    self._reply(
+                        key,
+                        request,
+                        480,
+                        f"Temporarily Unavailable (extension {extension.number} not registered)",
+                        now,
+                    )
                     return
                 targets = [Target(c.uri, c.destination, c.path) for c in contacts]
-                self._fork(key, request, source, targets, caller, now, wall, callee=extension.number)
+                self._fork(
+                    key, request, source, targets, caller, now, wall, callee=extension.number
+                )
             case ExternalRoute(trunk=trunk, number=number):
                 target_uri = SipUri(scheme="sip", user=number, host=trunk.host, port=trunk.port)
                 destination = peer_for_uri(target_uri, default_transport=trunk.transport)
-                self._fork(key, request, source, [Target(target_uri, destination)], caller, now, wall, callee=number)
+                self._fork(
+                    key,
+                    request,
+                    source,
+                    [Target(target_uri, destination)],
+                    caller,
+                    now,
+                    wall,
+                    callee=number,
+                )
             case ConferenceRoom(room=room):
-                self._reply(key, request, 480, f"Temporarily Unavailable (conference room {room} is not in service)", now)
+                self._reply(
+                    key,
+                    request,
+                    480,
+                    f"Temporarily Unavailable (conference room {room} is not in service)",
+                    now,
+                )
             case Reject(status_code=status_code, reason=reason):
                 self._reply(key, request, status_code, reason, now)
 
@@ -336,7 +404,9 @@ class Proxy:
         loop = loop_hash(request)
         unique = request.vias()[0].branch or request.call_id
         # Only dialog-creating requests record-route; in-dialog requests follow the route set.
-        record_route = initial and self.config.record_route and request.method in RECORD_ROUTED_METHODS
+        record_route = (
+            initial and self.config.record_route and request.method in RECORD_ROUTED_METHODS
+        )
         for index, target in enumerate(targets):
             branch = make_branch(loop, unique, index)
             forwarded = forward_request(
@@ -356,7 +426,9 @@ class Proxy:
             if callee:
                 self._track_call(context, "ringing", wall)
 
-    def _forward_in_dialog(self, key: ServerKey, routed: RouteResult, source: Peer, now: float) -> None:
+    def _forward_in_dialog(
+        self, key: ServerKey, routed: RouteResult, source: Peer, now: float
+    ) -> None:
         request = routed.request
         if routed.flow is not None:
             destination = routed.flow
@@ -408,10 +480,17 @@ class Proxy:
         value = self.config.default_max_forwards if max_forwards is None else int(max_forwards) - 1
         incoming = ack.vias()[0].branch or ack.call_id
         # Deterministic branch: a retransmitted ACK gets the same one (§16.11).
-        branch = MAGIC_COOKIE + hashlib.blake2b(incoming.encode("utf-8", "surrogateescape"), digest_size=10).hexdigest()
+        branch = (
+            MAGIC_COOKIE
+            + hashlib.blake2b(
+                incoming.encode("utf-8", "surrogateescape"), digest_size=10
+            ).hexdigest()
+        )
         outgoing = self.config.listen_for(destination.transport, ":" in destination.host)
         via = f"SIP/2.0/{outgoing.transport.upper()} {outgoing.host_port};branch={branch}"
-        forwarded = _stamp_via(ack, source).set_header("Max-Forwards", str(value)).prepend("Via", via)
+        forwarded = (
+            _stamp_via(ack, source).set_header("Max-Forwards", str(value)).prepend("Via", via)
+        )
         self._outbox.append(Outbound(forwarded, destination))
 
     # -- responses ------------------------------------------------------------------
@@ -462,17 +541,23 @@ class Proxy:
         else:
             self.layer.send_stateless(response, context.source)
 
-    def _branch_final(self, context: _Context, branch: _Branch, upstream: Response, now: float) -> None:
+    def _branch_final(
+        self, context: _Context, branch: _Branch, upstream: Response, now: float
+    ) -> None:
         branch.final = upstream
         context.responses.append(upstream)
         if upstream.status_code >= 600 and context.is_invite:
             for other in context.pending():
                 self.layer.cancel_client(other.key, now)
         if not context.pending() and not context.final_sent:
-            best = choose_best_response(context.responses) or self._synthesize(context, 408, "Request Timeout")
+            best = choose_best_response(context.responses) or self._synthesize(
+                context, 408, "Request Timeout"
+            )
             if best.status_code == 503:
                 # §16.7 step 6: a 503 from downstream must not make the caller think we are down.
-                best = self._synthesize(context, 500, "Server Internal Error (downstream unavailable)")
+                best = self._synthesize(
+                    context, 500, "Server Internal Error (downstream unavailable)"
+                )
             if best.status_code in (401, 407):
                 best = _merge_challenges(best, context.responses)
             context.final_sent = True
@@ -481,7 +566,9 @@ class Proxy:
                 self.calls.pop(context.request.call_id, None)
         self._maybe_finish(context)
 
-    def _on_branch_failure(self, key: ClientKey | ServerKey, code: int, reason: str, now: float, wall: float) -> None:
+    def _on_branch_failure(
+        self, key: ClientKey | ServerKey, code: int, reason: str, now: float, wall: float
+    ) -> None:
         context = self._by_client.get(key)  # type: ignore[arg-type]  # server keys never match
         if context is None:
             return
@@ -513,7 +600,9 @@ class Proxy:
         if not 200 <= response.status_code < 300 or response.cseq().method != "INVITE":
             return
         upstream = response.pop_first_value("via")
-        self._outbox.append(Outbound(upstream, response_destination(vias[1], None, force_rport=False)))
+        self._outbox.append(
+            Outbound(upstream, response_destination(vias[1], None, force_rport=False))
+        )
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -527,7 +616,9 @@ class Proxy:
         *,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        tag = hashlib.blake2b(f"{request.call_id}|{key}".encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+        tag = hashlib.blake2b(
+            f"{request.call_id}|{key}".encode("utf-8", "surrogateescape"), digest_size=6
+        ).hexdigest()
         response = make_response(
             request,
             code,
@@ -538,8 +629,12 @@ class Proxy:
         self.layer.send_response(key, response, now)
 
     def _synthesize(self, context: _Context, code: int, reason: str) -> Response:
-        tag = hashlib.blake2b(context.request.call_id.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
-        return make_response(context.request, code, reason, to_tag=tag, headers=(("Server", self.config.user_agent),))
+        tag = hashlib.blake2b(
+            context.request.call_id.encode("utf-8", "surrogateescape"), digest_size=6
+        ).hexdigest()
+        return make_response(
+            context.request, code, reason, to_tag=tag, headers=(("Server", self.config.user_agent),)
+        )
 
     def _arm_timer_c(self, context: _Context, now: float) -> None:
         deadline = now + self.config.timer_c

@@ -53,7 +53,9 @@ def loop_hash(request: Request) -> str:
         ",".join(request.header_lines("proxy-authorization")),
         ",".join(request.header_lines("route")),
     )
-    return hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return hashlib.blake2b(
+        "\x00".join(parts).encode("utf-8", "surrogateescape"), digest_size=8
+    ).hexdigest()
 
 
 def make_branch(loop: str, unique: str, index: int) -> str:
@@ -74,7 +76,10 @@ def check_loop(request: Request, config: ProxyConfig) -> None:
         if via.sent_by not in ours:
             continue
         branch = via.branch or ""
-        if branch.startswith(MAGIC_COOKIE) and branch[len(MAGIC_COOKIE) :].split(".", 1)[0] == current:
+        if (
+            branch.startswith(MAGIC_COOKIE)
+            and branch[len(MAGIC_COOKIE) :].split(".", 1)[0] == current
+        ):
             raise RemoteProtocolError(
                 "request looped back to this proxy", status_code=482, reason="Loop Detected"
             )
@@ -104,7 +109,9 @@ def forward_request(
     forwarded = forwarded.set_header("Max-Forwards", str(value))
     # Step 4: Record-Route, one entry per side, top entry facing the target.
     if record_route:
-        forwarded = forwarded.prepend("Record-Route", _record_route(incoming, tokens.encode(source)))
+        forwarded = forwarded.prepend(
+            "Record-Route", _record_route(incoming, tokens.encode(source))
+        )
         forwarded = forwarded.prepend(
             "Record-Route", _record_route(outgoing, tokens.encode(target.destination))
         )

@@ -38,7 +38,9 @@ def validate_request(request: Request, *, proxy_supported: frozenset[str]) -> No
     if max_forwards is not None and int(max_forwards) == 0 and request.method != "OPTIONS":
         # §16.3 step 3; OPTIONS with Max-Forwards 0 is answered by us as a UAS.
         raise RemoteProtocolError("Max-Forwards reached 0", status_code=483, reason="Too Many Hops")
-    unsupported = [tag for tag in request.header_values("proxy-require") if tag.lower() not in proxy_supported]
+    unsupported = [
+        tag for tag in request.header_values("proxy-require") if tag.lower() not in proxy_supported
+    ]
     if unsupported:
         raise BadExtension(unsupported)
 

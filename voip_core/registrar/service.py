@@ -42,10 +42,14 @@ class Registrar:
 
     def register(self, request: Request, *, source: Peer, now: float) -> Response:
         """§10.3 steps 1-8 for one REGISTER addressed to us."""
-        tag = hashlib.blake2b(request.call_id.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+        tag = hashlib.blake2b(
+            request.call_id.encode("utf-8", "surrogateescape"), digest_size=6
+        ).hexdigest()
         outcome = self._authenticator.authenticate(request, proxy=False, now=now)
         if not isinstance(outcome, Authenticated):
-            return make_response(request, outcome.status_code, outcome.reason, to_tag=tag, headers=outcome.headers)
+            return make_response(
+                request, outcome.status_code, outcome.reason, to_tag=tag, headers=outcome.headers
+            )
         to_uri = request.to().uri
         if not isinstance(to_uri, SipUri) or to_uri.user_unescaped is None:
             raise ParseError("To of REGISTER must be a SIP URI with a user part")

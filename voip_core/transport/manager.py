@@ -108,11 +108,12 @@ class _StreamConnection(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._manager.register_connection(self)
         if self.pending:
-            transport.write(bytes(self.pending))
+            self.transport.write(bytes(self.pending))
             self.pending.clear()
 
     def data_received(self, data: bytes) -> None:
-        assert self.peer is not None and self.transport is not None
+        assert self.peer is not None
+        assert self.transport is not None
         self.last_activity = self._manager.loop.time()
         try:
             self.framer.feed(data)
@@ -136,7 +137,9 @@ class _StreamConnection(asyncio.Protocol):
             self._stall_timer.cancel()
             self._stall_timer = None
         if self.framer.buffered:
-            self._stall_timer = self._manager.loop.call_later(self._manager.stall_timeout, self._on_stall)
+            self._stall_timer = self._manager.loop.call_later(
+                self._manager.stall_timeout, self._on_stall
+            )
 
     def _on_stall(self) -> None:
         # A message begun but not finished within the stall timeout will not be finished:
@@ -146,7 +149,9 @@ class _StreamConnection(asyncio.Protocol):
         if self.transport is None or self.peer is None or not self.framer.buffered:
             return
         partial = self.framer.take_partial()
-        logger.info("closing %s: message incomplete after %.1f s", self.peer, self._manager.stall_timeout)
+        logger.info(
+            "closing %s: message incomplete after %.1f s", self.peer, self._manager.stall_timeout
+        )
         self._manager.dispatch(partial, self.peer, self.local, stream=True)
         self.transport.close()
 
@@ -197,7 +202,9 @@ class TransportManager:
 
     # -- listening ------------------------------------------------------------------
 
-    async def listen_udp(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+    async def listen_udp(
+        self, host: str, port: int, *, reuse_port: bool = False
+    ) -> tuple[str, int]:
         """Bind a UDP listener; returns the bound (host, port)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -219,7 +226,9 @@ class TransportManager:
         self._udp.append(protocol)
         return protocol.local
 
-    async def listen_tcp(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+    async def listen_tcp(
+        self, host: str, port: int, *, reuse_port: bool = False
+    ) -> tuple[str, int]:
         """Start a TCP listener; returns the bound (host, port)."""
         server = await self.loop.create_server(
             lambda: _StreamConnection(self, next(self._ids), "tcp"),

@@ -28,7 +28,9 @@ CALLEE = Peer("tcp", "192.168.1.30", 41000, 7)
 
 def forward(config: ProxyConfig, request=None, **kwargs):  # type: ignore[no-untyped-def]
     request = request or build_request()
-    target = kwargs.pop("target", Target(parse_uri("sip:8001@192.168.1.30:5062;transport=tcp"), CALLEE))
+    target = kwargs.pop(
+        "target", Target(parse_uri("sip:8001@192.168.1.30:5062;transport=tcp"), CALLEE)
+    )
     branch = make_branch(loop_hash(request), "z9hG4bKabc", 0)
     return forward_request(
         request,
@@ -59,7 +61,8 @@ def test_forward_double_record_route_with_flow_tokens(config: ProxyConfig) -> No
     outgoing, incoming = routes
     assert outgoing.sip_uri.transport == "tcp"
     assert incoming.sip_uri.transport is None
-    assert outgoing.sip_uri.is_loose_router and incoming.sip_uri.is_loose_router
+    assert outgoing.sip_uri.is_loose_router
+    assert incoming.sip_uri.is_loose_router
     assert TOKENS.decode(outgoing.sip_uri.user or "") == CALLEE
     assert TOKENS.decode(incoming.sip_uri.user or "") == CALLER
 
@@ -69,9 +72,16 @@ def test_forward_without_record_route(config: ProxyConfig) -> None:
 
 
 def test_forward_pushes_path_as_route(config: ProxyConfig) -> None:
-    target = Target(parse_uri("sip:8001@192.168.1.30"), CALLEE, path=("<sip:edge1.example.net;lr>", "<sip:edge2.example.net;lr>"))
+    target = Target(
+        parse_uri("sip:8001@192.168.1.30"),
+        CALLEE,
+        path=("<sip:edge1.example.net;lr>", "<sip:edge2.example.net;lr>"),
+    )
     forwarded = forward(config, target=target)
-    assert forwarded.header_values("route") == ["<sip:edge1.example.net;lr>", "<sip:edge2.example.net;lr>"]
+    assert forwarded.header_values("route") == [
+        "<sip:edge1.example.net;lr>",
+        "<sip:edge2.example.net;lr>",
+    ]
 
 
 def test_forward_puts_our_via_on_top(config: ProxyConfig) -> None:
@@ -121,14 +131,20 @@ def test_best_response_rules() -> None:
 
 
 def test_response_destination_rules() -> None:
-    via = parse_via("SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bK1;received=10.9.9.9;rport=40000")[0]
+    via = parse_via("SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bK1;received=10.9.9.9;rport=40000")[
+        0
+    ]
     assert response_destination(via, None, force_rport=False) == Peer("udp", "10.9.9.9", 40000)
     plain = parse_via("SIP/2.0/UDP 192.168.1.20;branch=z9hG4bK1")[0]
     assert response_destination(plain, None, force_rport=False) == Peer("udp", "192.168.1.20", 5060)
     source = Peer("udp", "10.1.1.1", 33333)
     assert response_destination(plain, source, force_rport=True) == source
-    assert response_destination(plain, source, force_rport=False) == Peer("udp", "192.168.1.20", 5060)
+    assert response_destination(plain, source, force_rport=False) == Peer(
+        "udp", "192.168.1.20", 5060
+    )
     asks = parse_via("SIP/2.0/UDP 192.168.1.20;branch=z9hG4bK1;rport")[0]
-    assert response_destination(asks, source, force_rport=False) == Peer("udp", "192.168.1.20", 33333)
+    assert response_destination(asks, source, force_rport=False) == Peer(
+        "udp", "192.168.1.20", 33333
+    )
     tcp = Peer("tcp", "10.1.1.1", 40001, 4)
     assert response_destination(plain, tcp, force_rport=False) == tcp

@@ -39,7 +39,8 @@ def test_preprocess_removes_both_of_our_routes_and_reports_last_flow(config: Pro
     callee = Peer("tcp", "192.168.1.30", 41000, 3)
     extra = (
         f"Route: <sip:{TOKENS.encode(caller)}@10.0.0.1:5060;lr>\n"
-        f"Route: <sip:{TOKENS.encode(callee)}@10.0.0.1:5060;transport=tcp;lr>, <sip:next.example.net;lr>"
+        f"Route: <sip:{TOKENS.encode(callee)}@10.0.0.1:5060;transport=tcp;lr>, "
+        "<sip:next.example.net;lr>"
     )
     request = build_request("BYE", "sip:8001@192.168.1.30:5060", to_tag="t1", extra=extra)
     result = preprocess_route(request, config, TOKENS)

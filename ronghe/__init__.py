@@ -1,0 +1,1 @@
+"""The ronghe command line: composition root of the platform."""
