@@ -11,7 +11,8 @@
 
 Every error that can become a SIP reply carries ``status_code`` and ``reason``; adapters
 turn a ``RemoteProtocolError`` into that reply when a response can be formed (RFC 3261
-§8.2 / §16.3), and drop the message silently when it cannot.
+§8.2 / §16.3), and drop the message silently when it cannot
+(:func:`~voip_core.sip.reply.make_error_response` decides which).
 """
 
 from __future__ import annotations

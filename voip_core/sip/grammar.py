@@ -9,6 +9,11 @@ Parameter lists take a fast path: one regular-expression match of the common for
 (no LWS, no escaped quotes), then a plain split; anything else goes through the scanner,
 which accepts LWS around ``;`` and ``=`` (RFC 3261 §25.1 SEMI / EQUAL) and names the
 offending parameter when it fails.
+
+RFC sections covered: RFC 3261 §25.1 token, quoted-string / quoted-pair, escaped
+(decoded once, §19.1.2), generic-param with SEMI/EQUAL LWS, §7.3.1 comma-separated
+lists. Left out: UTF-8 validation of quoted text (non-UTF-8 octets survive through
+``surrogateescape``), comments (``( ... )``, only used by Server/User-Agent values).
 """
 
 from __future__ import annotations

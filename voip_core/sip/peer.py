@@ -1,4 +1,8 @@
-"""Where a message came from or goes to: transport, address and (for streams) connection."""
+"""Where a message came from or goes to: transport, address and (for streams) connection.
+
+RFC sections covered: RFC 3261 §17.1.1.2 / §18 (reliable vs unreliable transports),
+RFC 7118 (WebSocket transports named ws/wss). Left out: SCTP specifics.
+"""
 
 from __future__ import annotations
 

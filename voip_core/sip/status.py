@@ -1,4 +1,9 @@
-"""SIP status codes with their RFC 3261 §21 reason phrases."""
+"""SIP status codes with their RFC 3261 §21 reason phrases.
+
+RFC sections covered: RFC 3261 §21 (the codes the platform sends or reasons about) and
+the class phrases of §7.2 for any other code. Left out: codes of extensions the platform
+never sends (e.g. 199, 204, 422, 428-470).
+"""
 
 from __future__ import annotations
 
