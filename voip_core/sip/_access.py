@@ -101,7 +101,13 @@ class HeaderAccess:
 
     def header(self, name: str) -> str | None:
         """Value of the first header called ``name`` (any case, compact forms too)."""
-        return self._index().get(header_key(name))
+        try:  # the hot accessors read the memo inline; _index() builds it when missing
+            index = self._parsed.index
+        except AttributeError:
+            index = None
+        if index is None:
+            index = self._index()
+        return index.get(header_key(name))
 
     def header_values(self, name: str) -> list[str]:
         """Every element of header ``name``, comma-separated lists split (§7.3.1)."""
@@ -134,7 +140,12 @@ class HeaderAccess:
 
     def top_via(self) -> Via:
         """The topmost Via; ``ParseError`` when there is none."""
-        vias = self._vias()
+        try:
+            vias = self._parsed.vias
+        except AttributeError:
+            vias = None
+        if vias is None:
+            vias = self._vias()
         if not vias:
             raise ParseError("missing Via header")
         return vias[0]
@@ -147,37 +158,49 @@ class HeaderAccess:
 
     def from_(self) -> NameAddress:
         """The From header."""
-        parsed = self._memo()
-        address = parsed.from_
+        try:
+            address = self._parsed.from_
+        except AttributeError:
+            address = None
         if address is None:
-            address = parsed.from_ = self._single_address("from", "From")
+            address = self._memo().from_ = self._single_address("from", "From")
         return address
 
     def to(self) -> NameAddress:
         """The To header."""
-        parsed = self._memo()
-        address = parsed.to
+        try:
+            address = self._parsed.to
+        except AttributeError:
+            address = None
         if address is None:
-            address = parsed.to = self._single_address("to", "To")
+            address = self._memo().to = self._single_address("to", "To")
         return address
 
     @property
     def call_id(self) -> str:
         """The Call-ID; ``ParseError`` when missing."""
-        value = self._index().get("call-id")
+        try:
+            index = self._parsed.index
+        except AttributeError:
+            index = None
+        if index is None:
+            index = self._index()
+        value = index.get("call-id")
         if value is None:
             raise ParseError("missing Call-ID header")
         return value.strip()
 
     def cseq(self) -> CSeq:
         """The CSeq header."""
-        parsed = self._memo()
-        cseq = parsed.cseq
+        try:
+            cseq = self._parsed.cseq
+        except AttributeError:
+            cseq = None
         if cseq is None:
             value = self._index().get("cseq")
             if value is None:
                 raise ParseError("missing CSeq header")
-            cseq = parsed.cseq = parse_cseq(value)
+            cseq = self._memo().cseq = parse_cseq(value)
         return cseq
 
     def max_forwards(self) -> int | None:
@@ -193,6 +216,8 @@ class HeaderAccess:
         return number
 
     def _addresses(self, key: str) -> tuple[NameAddress, ...]:
+        if key not in self._index():
+            return ()
         return tuple(parse_name_addr(value) for value in self._elements(key))
 
     def contacts(self) -> list[NameAddress]:
@@ -209,10 +234,12 @@ class HeaderAccess:
 
     def routes(self) -> list[NameAddress]:
         """Route entries, topmost first."""
-        parsed = self._memo()
-        routes = parsed.routes
+        try:
+            routes = self._parsed.routes
+        except AttributeError:
+            routes = None
         if routes is None:
-            routes = parsed.routes = self._addresses("route")
+            routes = self._memo().routes = self._addresses("route")
         return list(routes)
 
     def record_routes(self) -> list[NameAddress]:

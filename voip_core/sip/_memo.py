@@ -8,9 +8,9 @@ return immutable values, so a cache keyed by that exact text returns the very va
 fresh parse would build. Errors are not cached (a malformed value is parsed again).
 
 Two bounds keep a hostile peer from using the cache against us: at most
-:data:`MAX_ENTRIES` values per parser (least recently used ones are dropped) and no
-caching of texts longer than :data:`MAX_KEY_LENGTH`, so the memory held stays around a
-few megabytes whatever arrives.
+:data:`MAX_ENTRIES` values per parser (the cache is emptied when full) and no caching of
+texts longer than :data:`MAX_KEY_LENGTH`, so the memory held stays around a few
+megabytes whatever arrives. The parsers never return ``None``, which marks a miss.
 """
 
 from __future__ import annotations
@@ -32,15 +32,25 @@ _CLEARERS: list[Callable[[], None]] = []
 
 
 def memoised(function: Callable[[str], T]) -> Callable[[str], T]:
-    """``function`` behind a bounded LRU cache keyed by its (short enough) argument."""
-    cached = functools.lru_cache(maxsize=MAX_ENTRIES)(function)
-    _CLEARERS.append(cached.cache_clear)
+    """``function`` behind a bounded cache keyed by its (short enough) argument.
+
+    The cache is a plain dictionary emptied when full: a hit costs one lookup, and a
+    burst of misses after a clear refills it with what is current.
+    """
+    values: dict[str, T] = {}
+    cached = values.get
+    _CLEARERS.append(values.clear)
 
     @functools.wraps(function)
     def lookup(text: str) -> T:
-        if len(text) > MAX_KEY_LENGTH:
-            return function(text)
-        return cached(text)
+        value = cached(text)
+        if value is None:
+            value = function(text)
+            if len(text) <= MAX_KEY_LENGTH:
+                if len(values) >= MAX_ENTRIES:
+                    values.clear()
+                values[text] = value
+        return value
 
     return lookup
 
