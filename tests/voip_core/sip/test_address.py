@@ -133,6 +133,8 @@ def test_cached_and_uncached_parses_agree() -> None:
         ('<sip:a@h>;a="b"c"', """unterminated quoted string in 'a="b"c"'"""),
         ('<sip:a@h>;a="b" "c"', """unescaped quote inside quoted string '"b" "c"'"""),
         ("sip:a@h;", "empty parameter in address 'sip:a@h;'"),
+        # found by the round-trip property: a lone "[" is no host, with or without quotes
+        ("<tel:0>;0=[", "invalid value '[' for parameter '0' in address '<tel:0>;0=['"),
         ("sip:a b@h", "invalid address 'sip:a b@h'"),
         ("sip:u@h?Route=x", "URI with '?' not enclosed in '<>' in address 'sip:u@h?Route=x'"),
         ("*", "invalid URI '*': no scheme"),
@@ -145,6 +147,15 @@ def test_malformed_addresses(text: str, message: str) -> None:
     assert str(caught.value) == message
     with pytest.raises(ParseError):
         check_name_addr(text)
+
+
+def test_lone_bracket_is_refused_next_to_a_quoted_value() -> None:
+    # Found by the round-trip property: the scanner used to split this differently
+    # from the fast path, which took "[" for a host.
+    text = r'<tel:0>;0="\\";0=[;0'
+    with pytest.raises(ParseError) as caught:
+        parse_name_addr(text)
+    assert str(caught.value) == f"invalid value '[;0' for parameter '0' in address {text!r}"
 
 
 def test_helpers() -> None:

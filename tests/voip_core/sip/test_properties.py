@@ -142,6 +142,7 @@ def test_uri_round_trip(uri: Uri) -> None:
 @given(ADDRESSES)
 @example(NameAddress(SipUri("sip", "h"), "夏邑县政府办公室", (("tag", '"\\"x"'),)))
 @example(NameAddress(SipUri("sip", "h"), "", ()))
+@example(NameAddress(TelUri("0"), None, (("0", '"\\\\"'), ("0", "[::1]"), ("0", None))))
 @example(NameAddress(SipUri("sip", "h"), ' a "b" \\ ', ()))
 def test_name_addr_round_trip(address: NameAddress) -> None:
     text = serialize_name_addr(address)
