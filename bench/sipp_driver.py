@@ -447,6 +447,7 @@ class Sipp:
         if self.running():
             with contextlib.suppress(SippError):
                 self.stop()
+        self._stdout.close()  # also when SIPp ended on its own and nobody waited
 
 
 def run_sipp(scenario: str | Path, remote: str | None = None, **options: object) -> SippResult:

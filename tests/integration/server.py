@@ -272,13 +272,18 @@ class RongheServer:
             self.wait_plan_loaded()
         return created
 
-    def ensure_extension(self, number: str, display_name: str = "", password: str = "") -> str:
+    def ensure_extension(
+        self, number: str, display_name: str = "", password: str = "", wait: bool = True
+    ) -> str:
         """Create extension ``number`` unless this helper already did; return its SIP
-        password (``password``, or ``extension_password(number)``)."""
+        password (``password``, or ``extension_password(number)``). ``wait`` as for
+        :meth:`create_extension`."""
         password = password or extension_password(number)
         key = f"extension:{number}"
         if key not in self._ids:
-            created = self.create_extension(number, display_name or f"分机{number}", password)
+            created = self.create_extension(
+                number, display_name or f"分机{number}", password, wait=wait
+            )
             self._ids[key] = int(created["extension"]["id"])
         return password
 
