@@ -51,9 +51,6 @@ def pop_first_value(headers: tuple[Header, ...], name: str) -> tuple[Header, ...
 
 def serialize_message(start_line: str, headers: tuple[Header, ...], body: bytes) -> bytes:
     """Start line, headers (minus any Content-Length) and the true Content-Length + body."""
-    lines = [start_line]
-    lines.extend(
-        f"{header.name}: {header.value}\r\n" for header in headers if header.key != "content-length"
-    )
-    lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-    return "".join(lines).encode("utf-8", "surrogateescape") + body
+    lines = [f"{name}: {value}\r\n" for key, name, value in headers if key != "content-length"]
+    text = f"{start_line}{''.join(lines)}Content-Length: {len(body)}\r\n\r\n"
+    return text.encode("utf-8", "surrogateescape") + body
