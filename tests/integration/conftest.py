@@ -148,9 +148,10 @@ def _stop_servers(servers: list[RongheServer]) -> None:
 def ronghe_server_factory(tmp_path: Path) -> Iterator[Callable[..., RongheServer]]:
     """``ronghe_server_factory(extra_args=[...], domain=...)`` -> a running server.
 
-    Each server gets its own directory and database under ``tmp_path``. At teardown
-    every server is stopped with SIGTERM; a non-zero exit or a traceback in its
-    output fails the test.
+    Each server gets its own directory and database under ``tmp_path``.
+    ``ronghe_server_factory(restart_of=server)`` starts a stopped server again on the
+    same database, secret and ports. At teardown every server is stopped with
+    SIGTERM; a non-zero exit or a traceback in its output fails the test.
     """
     servers: list[RongheServer] = []
 

@@ -92,6 +92,8 @@ class RongheServer:
     sip_port: int = 0
     api_url: str = ""
     ready_line: str = ""
+    #: The options given to ``ronghe serve`` besides the harness's own.
+    extra_args: list[str] = field(default_factory=list)
     client: httpx.Client = field(init=False)
     _stdout: collections.deque[str] = field(init=False)
     _stderr: collections.deque[str] = field(init=False)
@@ -323,14 +325,30 @@ def start_server(
     extra_args: list[str] | None = None,
     domain: str = DOMAIN,
     timeout: float = 60.0,
+    *,
+    restart_of: RongheServer | None = None,
 ) -> RongheServer:
     """Create an admin key and start ``ronghe serve`` on a fresh SQLite database in
-    ``workdir``; return once it printed ``READY``."""
+    ``workdir``; return once it printed ``READY``.
+
+    With ``restart_of`` (a server already stopped), start again on its directory,
+    database, secret, ports and admin key, with its options (``extra_args`` and
+    ``domain`` are ignored).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{workdir / 'ronghe.db'}"
-    admin_key = create_admin_key(database_url, workdir, timeout)
-    sip_port = free_port()
-    api_port = free_port(kind="tcp")
+    if restart_of is not None:
+        if restart_of.proc.poll() is None:
+            raise ServerError("restart_of must be stopped first")
+        workdir, database_url = restart_of.workdir, restart_of.database_url
+        extra_args, domain = restart_of.extra_args, restart_of.domain
+        admin_key = restart_of.admin_key
+        sip_port = restart_of.sip_port
+        api_port = httpx.URL(restart_of.api_url).port or 0
+    else:
+        admin_key = create_admin_key(database_url, workdir, timeout)
+        sip_port = free_port()
+        api_port = free_port(kind="tcp")
     cmd = ronghe_command() + ["serve"]
     cmd += ["--sip-host", "127.0.0.1", "--sip-port", str(sip_port)]
     cmd += ["--api-host", "127.0.0.1", "--api-port", str(api_port)]
@@ -353,6 +371,7 @@ def start_server(
     except OSError as exc:
         raise ServerError(f"cannot run {' '.join(cmd)}: {exc}") from exc
     server = RongheServer(proc, workdir, database_url, admin_key, domain)
+    server.extra_args = list(extra_args or [])
     server.client = httpx.Client(
         base_url=f"http://127.0.0.1:{api_port}",
         headers={"Authorization": f"Bearer {admin_key}"},
