@@ -503,9 +503,10 @@ class Proxy:
         upstream = response.pop_first_value("via")
         code = response.status_code
         if code < 200:
+            # §16.8: Timer C cancels a branch that heard any provisional, 100 included.
+            branch.provisional = True
             if code == 100:
                 return  # §16.7 step 5: 100 Trying is not forwarded
-            branch.provisional = True
             if context.is_invite:
                 self._arm_timer_c(context, now)  # §16.7 step 2
             if not context.final_sent:
