@@ -173,7 +173,7 @@ class Proxy:
                     key, 503, "Service Unavailable (transport error)", now, wall
                 )
             case TransactionTerminated(key=key):
-                self._on_terminated(key)
+                self._on_terminated(key, now)
 
     def messages_to_send(self) -> list[Outbound]:
         """Statelessly forwarded messages (ACK for 2xx, stray 2xx) since the last call."""
@@ -577,16 +577,24 @@ class Proxy:
         if branch.final is None:
             self._branch_final(context, branch, self._synthesize(context, code, reason), now)
 
-    def _on_terminated(self, key: ClientKey | ServerKey) -> None:
+    def _on_terminated(self, key: ClientKey | ServerKey, now: float) -> None:
         context = self._by_client.pop(key, None)  # type: ignore[arg-type]
         if context is not None:
             context.branches.pop(key, None)  # type: ignore[arg-type]
             self._maybe_finish(context)
-        server_context = self._contexts.get(key)  # type: ignore[arg-type]
+        server_context = self._contexts.pop(key, None)  # type: ignore[arg-type]
         if server_context is not None:
-            for branch_key in list(server_context.branches):
-                self._by_client.pop(branch_key, None)
-            del self._contexts[server_context.server_key]
+            # Nothing more can go through the server transaction (Timer L, or the caller's
+            # flow failed while ringing). Its pending branches are cancelled; the context
+            # stays with them in _by_client until they end, so that a late 2xx is still
+            # forwarded, statelessly (§16.7 step 5).
+            if not server_context.final_sent and server_context.callee:
+                self.calls.pop(server_context.request.call_id, None)
+            server_context.final_sent = True
+            server_context.timer_c = None
+            if server_context.is_invite:
+                for branch in server_context.pending():
+                    self.layer.cancel_client(branch.key, now)
 
     def _maybe_finish(self, context: _Context) -> None:
         if context.final_sent and not context.pending():
