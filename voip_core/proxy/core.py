@@ -514,7 +514,9 @@ class Proxy:
             return
         if 200 <= code < 300:
             branch.final = upstream
-            self._send_2xx(context, upstream, now)
+            if context.is_invite or not context.final_sent:
+                # §16.7 step 5: after the final response only a 2xx to INVITE goes on.
+                self._send_2xx(context, upstream, now)
             first = not context.final_sent
             context.final_sent = True
             if context.is_invite:
