@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from voip_core.sip import _memo as memo_module
 from voip_core.sip._memo import MAX_KEY_LENGTH, memoised
 from voip_core.sip._slots import member_setter, slot_setters
 from voip_core.sip._syntax import excerpt, parse_bounded_int, split_validated_params
@@ -218,6 +219,22 @@ def test_slot_setters_check_the_fields() -> None:
         slot_setters(_Pair, ("second", "first"))
     with pytest.raises(TypeError, match=r"^_Plain\.x is not a slot$"):
         member_setter(_Plain, "x")
+
+
+def test_memoised_parsers_empty_their_cache_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memo_module, "MAX_ENTRIES", 2)
+    calls: list[str] = []
+
+    @memoised
+    def parse(text: str) -> str:
+        calls.append(text)
+        return text
+
+    for text in ("a", "b", "c", "a"):
+        parse(text)
+    assert calls == ["a", "b", "c", "a"]  # "a" was dropped when "c" arrived
+    parse("c")
+    assert calls == ["a", "b", "c", "a"]
 
 
 def test_memoised_parsers_skip_long_texts() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from collections.abc import Callable
 from dataclasses import fields, replace
 
 import pytest
@@ -78,6 +79,24 @@ def test_accessors_on_a_built_request() -> None:
     assert request.header("require") is None
     assert request.tokens("allow") == []
     assert request.expires() is None
+
+
+def test_each_accessor_works_first_on_a_built_message() -> None:
+    # Every accessor must build the memo itself when it is the first one called.
+    readers: tuple[Callable[[Request], object], ...] = (
+        lambda r: r.call_id,
+        lambda r: r.header("call-id"),
+        lambda r: r.top_via(),
+        lambda r: r.cseq(),
+        lambda r: r.from_(),
+        lambda r: r.to(),
+        lambda r: r.routes(),
+        lambda r: r.contacts(),
+        lambda r: r.record_routes(),
+        lambda r: r.vias(),
+    )
+    for read in readers:
+        assert read(build(*BASE)) == read(build(*BASE))
 
 
 def test_missing_headers_raise_on_built_messages() -> None:
