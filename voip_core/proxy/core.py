@@ -430,6 +430,10 @@ class Proxy:
         self, key: ServerKey, routed: RouteResult, source: Peer, now: float
     ) -> None:
         request = routed.request
+        if request.max_forwards() == 0:
+            # §16.3 step 3: validate_request let this OPTIONS through; it must not go on.
+            self._reply(key, request, 483, "Too Many Hops", now)
+            return
         if routed.flow is not None:
             destination = routed.flow
         elif request.header("route"):
