@@ -1,4 +1,10 @@
-"""``ronghe serve``: wire storage, numbering plan, SIP core, transports and the API; run them."""
+"""``ronghe serve``: wire storage, numbering plan, SIP core, transports and the API; run them.
+
+Signals: SIGINT and SIGTERM stop the server cleanly (pending registrations are written);
+SIGUSR1 logs ``stats transactions=N contexts=M registrations=K``, the live transactions,
+proxy response contexts and registered contacts, so an operator or a test can watch the
+tables drain without an API call.
+"""
 
 from __future__ import annotations
 
@@ -157,6 +163,16 @@ async def _serve(settings: ServeSettings) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+
+    def log_stats() -> None:
+        logger.info(
+            "stats transactions=%d contexts=%d registrations=%d",
+            len(layer),
+            proxy.context_count,
+            store.count(),
+        )
+
+    loop.add_signal_handler(signal.SIGUSR1, log_stats)
     _announce(settings, advertised, udp_port, credentials)
     print(
         f"READY sip=udp:{udp_host}:{udp_port},tcp:{udp_host}:{udp_port} api={api_url}", flush=True
