@@ -281,6 +281,13 @@ class Phone:
                     stream.close()
         return self.exit_code
 
+    def kill(self) -> None:
+        """SIGKILL the agent: the phone vanishes without a word (no BYE, no CANCEL
+        answer, no un-REGISTER), like a phone losing power."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
     def begin_close(self) -> None:
         """Ask the agent to shut down without waiting (close several phones at once:
         ``begin_close`` each, then ``close`` each)."""

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 
 from voip_core.sip.digest import build_authorization, parse_challenge
+from voip_core.sip.exceptions import ParseError
 from voip_core.sip.message import Response
 from voip_core.sip.parser import parse_message
 
@@ -100,16 +101,22 @@ class RawSip:
         return "\r\n".join(lines).encode()
 
     def final_response(self, timeout: float = 2.0) -> Response:
-        """The next final response (provisional ones are skipped)."""
+        """The next final response to this client's last request (provisional ones,
+        answers to anything else and datagrams that do not parse are skipped)."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             data = self.receive(left) if left > 0 else None
             if data is None:
                 raise RawSipError(f"no final response from {self.remote} within {timeout}s")
-            message = parse_message(data)
-            if isinstance(message, Response) and message.status_code >= 200:
-                return message
+            try:
+                message = parse_message(data)
+                if not isinstance(message, Response) or message.status_code < 200:
+                    continue
+                if (message.call_id, message.cseq().number) == (self.call_id, self._cseq):
+                    return message
+            except ParseError:
+                continue
 
     def request(
         self,

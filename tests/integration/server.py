@@ -34,6 +34,8 @@ API_PREFIX = "/api/v1"
 DOMAIN = "ronghe.test"
 
 _TAIL_LINES = 400
+#: What ``ronghe serve`` logs on SIGUSR1, before its counters.
+_STATS_MARK = " ronghe: stats "
 
 
 def extension_password(number: str) -> str:
@@ -101,6 +103,7 @@ class RongheServer:
     _ids: dict[str, int] = field(init=False)
     _blocks: list[tuple[str, str]] = field(init=False)
     _drains: list[threading.Thread] = field(init=False)
+    _stats_lines: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self._stdout = collections.deque(maxlen=_TAIL_LINES)
@@ -108,6 +111,7 @@ class RongheServer:
         self._cond = threading.Condition()
         self._ids = {}
         self._blocks = []
+        self._stats_lines = []
         self.traceback_seen = False
         assert self.proc.stdout is not None
         assert self.proc.stderr is not None
@@ -138,6 +142,8 @@ class RongheServer:
         for line in stream:
             with self._cond:
                 sink.append(line.rstrip("\n"))
+                if _STATS_MARK in line and sink is self._stderr:
+                    self._stats_lines.append(line.rstrip("\n"))
                 if line.startswith("Traceback (most recent call last)"):
                     self.traceback_seen = True
                 self._cond.notify_all()
@@ -152,6 +158,22 @@ class RongheServer:
         """The server's stderr (its log), last lines."""
         with self._cond:
             return "\n".join(self._stderr)
+
+    def stats(self, timeout: float = 5.0) -> dict[str, int]:
+        """Ask the server for its counters (SIGUSR1) and return the numbers of the
+        ``stats transactions=N contexts=M registrations=K`` line it logs."""
+        with self._cond:
+            seen = len(self._stats_lines)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._stats_lines) == seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServerError(f"no stats line within {timeout}s\n" + self.describe())
+                self._cond.wait(min(left, 0.2))
+            fields = self._stats_lines[-1].split(_STATS_MARK, 1)[1].split()
+        return {name: int(value) for name, value in (f.split("=", 1) for f in fields)}
 
     def describe(self) -> str:
         code = self.proc.poll()
