@@ -17,6 +17,10 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from dialplan.storage import (
     DemoCredential,
@@ -41,6 +45,9 @@ from voip_core.storage import PersistentBindingStore, SqlBindingStore, flush_per
 from voip_core.transaction import TimerConfig, TransactionLayer
 from voip_core.transport.manager import TransportManager
 from voip_core.transport.tracer import LoggingTracer, NullTracer
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["run"]
 
@@ -202,7 +209,14 @@ async def _purge(store: BindingStore, interval: float = 30.0) -> None:
             logger.info("purged %d expired registrations", removed)
 
 
-async def _start_api(settings, session_factory, live_plan, store, proxy, tasks):  # type: ignore[no-untyped-def]
+async def _start_api(
+    settings: ServeSettings,
+    session_factory: sessionmaker[Session],
+    live_plan: StoredPlanSource,
+    store: BindingStore,
+    proxy: Proxy,
+    tasks: list[asyncio.Task[None]],
+) -> tuple[uvicorn.Server, str]:
     import uvicorn
 
     from api.app import create_app
@@ -217,7 +231,7 @@ async def _start_api(settings, session_factory, live_plan, store, proxy, tasks):
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def,override]
+        def capture_signals(self) -> Iterator[None]:
             yield  # signals belong to `ronghe serve`, which stops the API itself
 
     server = _Server(
