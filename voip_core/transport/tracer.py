@@ -15,8 +15,11 @@ from voip_core.sip.peer import Peer
 
 __all__ = ["LoggingTracer", "NullTracer", "RecordingTracer", "SipTracer", "TraceRecord", "redact"]
 
+# The value runs to the end of the line, plus any folded continuation lines (RFC 3261
+# §7.3.1). No "$": with MULTILINE it matches only before "\n", never before a CRLF.
 _CREDENTIAL_RE: Final = re.compile(
-    rb"^((?:proxy-)?authorization[ \t]*:[ \t]*\S+)([^\r\n]*)$", re.IGNORECASE | re.MULTILINE
+    rb"^((?:proxy-)?authorization[ \t]*:[ \t]*\S+)([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
+    re.IGNORECASE | re.MULTILINE,
 )
 _USERNAME_RE: Final = re.compile(rb'username[ \t]*=[ \t]*("[^"]*"|[^,\s]+)', re.IGNORECASE)
 
