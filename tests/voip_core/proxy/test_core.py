@@ -1097,3 +1097,21 @@ def test_call_records_are_bounded_oldest_first(
         h.deliver(invite(call_id=f"call-{number}"), CALLER)
 
     assert list(h.proxy.calls) == ["call-1", "call-2"]
+
+
+def test_route_with_a_forged_flow_token_does_not_choose_the_next_hop(h: ProxyHarness) -> None:
+    _, ok, _ = established(h, PHONE_A)
+    forged = TOKENS.encode(Peer("udp", "198.51.100.66", 5060))[:-2] + "aa"  # bad HMAC
+    info = in_dialog(
+        "INFO",
+        ok,
+        sender=CALLER,
+        uri="sip:8001@192.168.1.31:5060",
+        routes=(f"<sip:{forged}@10.0.0.1:5060;lr>",),
+        cseq=2,
+        from_caller=True,
+    )
+
+    sent = h.deliver(info, CALLER)
+
+    assert [o.destination for o in sent] == [PHONE_A]  # the Request-URI, not the token

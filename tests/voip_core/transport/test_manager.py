@@ -20,19 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from collections.abc import Callable
 
 import pytest
 
+from tests.voip_core.transport.loopback import WAIT, run, udp_peer
 from voip_core.sip.peer import Peer
 from voip_core.transport.manager import TransportManager
 from voip_core.transport.tracer import LoggingTracer, RecordingTracer, redact
-
-#: Longest wait for anything that should happen on loopback.
-WAIT = 3.0
-
-T = TypeVar("T")
 
 REGISTER = (
     b"REGISTER sip:county.gov.cn SIP/2.0\r\n"
@@ -50,11 +45,6 @@ REGISTER = (
     b"body"
 )
 OK = b"SIP/2.0 200 OK\r\nCall-ID: reg-1@127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-
-
-def run(test: Callable[[], Awaitable[T]]) -> T:
-    """Run one async test body in a fresh event loop."""
-    return asyncio.run(asyncio.wait_for(test(), 4 * WAIT))
 
 
 class Inbox:
@@ -84,45 +74,6 @@ def manager_for(inbox: Inbox, **options: float) -> TransportManager:
         idle_timeout=options.get("idle_timeout", 600.0),
         stall_timeout=options.get("stall_timeout", 1.5),
     )
-
-
-class UdpPeer(asyncio.DatagramProtocol):
-    """A phone on a UDP socket of its own."""
-
-    def __init__(self) -> None:
-        self.received: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # The selector loop's datagram transport does not subclass DatagramTransport.
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.received.put_nowait((data, addr))
-
-    async def next(self) -> tuple[bytes, tuple[str, int]]:
-        return await asyncio.wait_for(self.received.get(), WAIT)
-
-    def send(self, data: bytes, address: tuple[str, int]) -> None:
-        assert self.transport is not None
-        self.transport.sendto(data, address)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self.transport is not None
-        sockname = self.transport.get_extra_info("sockname")
-        return sockname[0], sockname[1]
-
-    def close(self) -> None:
-        assert self.transport is not None
-        self.transport.close()
-
-
-async def udp_peer(host: str = "127.0.0.1") -> UdpPeer:
-    _, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
-        UdpPeer, local_addr=(host, 0)
-    )
-    return protocol
 
 
 async def read_exactly(reader: asyncio.StreamReader, size: int) -> bytes:

@@ -1,0 +1,411 @@
+"""The node adapter on loopback sockets: parse, feed, drain, re-arm one timer.
+
+A real :class:`SipNode` with a real :class:`TransportManager`, transaction layer, proxy,
+registrar and location service runs on 127.0.0.1 ports chosen by the system; the
+caller and the phone are plain UDP sockets (and a TCP stream) driven by the test, like
+aioquic's tests/test_asyncio.py. Timers are shortened (T1 = 20 ms, so Timer B is 1.28 s)
+and the phone can lose datagrams on arrival.
+
+Covered: a registered phone called through the node with the first INVITE lost (Timer A
+retransmission comes from the node's single re-armed timer), a transaction that times out
+with no further input (408 after Timer B), the 400 for a malformed datagram built by
+``make_error_response`` (RFC 3261 §8.2.6.2 / §16.3 step 1), a datagram without usable
+Via dropped, overload shedding with 503 and Retry-After (§21.5.4) for new requests only,
+a send failure turned into 500 (§16.7 step 6), requests over TCP answered on their
+connection, and a stream stalled in mid-message answered 400 and closed.
+
+Left out: uvloop, the API, several processes sharing a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from tests.voip_core.proxy.harness import (
+    DOMAIN,
+    FakeLocation,
+    FakeRegistrar,
+    PlanRouter,
+    answer,
+    cancel_for,
+    invite,
+)
+from tests.voip_core.transport.loopback import WAIT, UdpPeer, run, udp_peer
+from voip_core.node import SipNode
+from voip_core.proxy.config import ListenAddress, ProxyConfig
+from voip_core.proxy.core import Proxy
+from voip_core.proxy.location import StoreLocation
+from voip_core.proxy.ports import Authenticated, ContactTarget, Location, RegistrarPort
+from voip_core.registrar.memory_store import MemoryBindingStore
+from voip_core.registrar.register import RegistrarPolicy
+from voip_core.registrar.service import Registrar
+from voip_core.sip.exceptions import ParseError
+from voip_core.sip.message import Request, Response
+from voip_core.sip.parser import parse_message
+from voip_core.sip.peer import Peer
+from voip_core.sip.reply import make_error_response
+from voip_core.sip.uri import parse_uri
+from voip_core.transaction import TimerConfig, TransactionLayer
+from voip_core.transport.manager import TransportManager
+
+#: T1 = 20 ms: Timer A starts at 20 ms, Timers B, F, H, J, L and M last 1.28 s.
+FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.1)
+AOR = f"sip:8001@{DOMAIN}"
+
+
+class TrustEveryone:
+    """Authenticates every request as the user it names (To for REGISTER)."""
+
+    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated:
+        uri = request.to().uri if request.method == "REGISTER" else request.from_().uri
+        return Authenticated(getattr(uri, "user", None) or "")
+
+
+@dataclass
+class RunningNode:
+    node: SipNode
+    manager: TransportManager
+    udp: tuple[str, int]
+    tcp: tuple[str, int]
+
+    async def close(self) -> None:
+        self.node.close()
+        await self.manager.close()
+        await asyncio.sleep(0)  # let the transports finish closing
+
+
+async def start_node(
+    *,
+    location: Location | None = None,
+    max_transactions: int = 50_000,
+) -> RunningNode:
+    """A node on free loopback ports; a real registrar and location unless ``location``."""
+    holder: list[SipNode] = []
+    manager = TransportManager(
+        on_message=lambda data, peer, stream: holder[0].on_message(data, peer, stream),
+        on_error=lambda peer: holder[0].on_transport_error(peer),
+    )
+    udp = await manager.listen_udp("127.0.0.1", 0)
+    tcp = await manager.listen_tcp("127.0.0.1", 0)
+    config = ProxyConfig(
+        domain=DOMAIN,
+        listen=(
+            ListenAddress("udp", "127.0.0.1", udp[1]),
+            ListenAddress("tcp", "127.0.0.1", tcp[1]),
+        ),
+        aliases=frozenset({"127.0.0.1"}),
+        require_authentication=False,
+    )
+    store = MemoryBindingStore()
+    registrar: RegistrarPort = Registrar(
+        domain=DOMAIN,
+        store=store,
+        authenticator=TrustEveryone(),
+        policy=RegistrarPolicy(),
+        gruu_secret=b"gruu secret",
+    )
+    if location is not None:
+        registrar = FakeRegistrar()
+    layer = TransactionLayer(FAST)
+    proxy = Proxy(
+        config=config,
+        layer=layer,
+        location=location or StoreLocation(store, gruu_secret=b"gruu secret"),
+        router=PlanRouter(),
+        authenticator=TrustEveryone(),
+        registrar=registrar,
+        flow_secret=b"flow secret",
+    )
+    node = SipNode(
+        layer=layer,
+        proxy=proxy,
+        loop=asyncio.get_running_loop(),
+        max_transactions=max_transactions,
+        retry_after=7,
+    )
+    holder.append(node)
+    node.attach(manager)
+    return RunningNode(node, manager, udp, tcp)
+
+
+def peer_of(phone: UdpPeer) -> Peer:
+    return Peer("udp", *phone.address)
+
+
+async def expect(phone: UdpPeer, what: str | int) -> Request | Response:
+    """The next message called ``what`` (a method or a status), skipping retransmissions
+    of others and 100 Trying."""
+    while True:
+        data, _ = await phone.next()
+        message = parse_message(data)
+        if isinstance(message, Request) and message.method == what:
+            return message
+        if isinstance(message, Response) and message.status_code == what:
+            return message
+
+
+def register_request(phone: UdpPeer) -> bytes:
+    host, port = phone.address
+    return (
+        f"REGISTER sip:{DOMAIN} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bKregister1;rport\r\n"
+        f"From: <{AOR}>;tag=reg\r\n"
+        f"To: <{AOR}>\r\n"
+        f"Call-ID: register-1@{host}\r\n"
+        "CSeq: 1 REGISTER\r\n"
+        f"Contact: <sip:8001@{host}:{port}>\r\n"
+        "Expires: 600\r\n"
+        "Max-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def parse_error(data: bytes) -> ParseError:
+    try:
+        parse_message(data)
+    except ParseError as error:
+        return error
+    raise AssertionError("the message parsed")
+
+
+# -- calls ----------------------------------------------------------------------------------
+
+
+def test_registered_phone_is_called_through_the_node_despite_a_lost_invite() -> None:
+    async def main() -> None:
+        server = await start_node()
+        phone, caller = await udp_peer(), await udp_peer()
+        phone.send(register_request(phone), server.udp)
+        registered = await expect(phone, 200)
+        assert isinstance(registered, Response)
+        assert registered.header("contact") is not None
+
+        phone.drop = 1  # the first INVITE is lost on the way to the phone
+        request = invite(source=peer_of(caller), credentials=False)
+        caller.send(bytes(request), server.udp)
+        await expect(caller, 100)
+        forwarded = await expect(phone, "INVITE")  # Timer A, fired by the node's timer
+        assert phone.dropped == [bytes(forwarded)]
+        phone.send(bytes(answer(forwarded, 180)), server.udp)
+        await expect(caller, 180)
+        phone.send(
+            bytes(
+                answer(forwarded, 200, contact=f"<sip:8001@{phone.address[0]}:{phone.address[1]}>")
+            ),
+            server.udp,
+        )
+        ok = await expect(caller, 200)
+        assert isinstance(ok, Response)
+
+        ack = (
+            f"ACK {ok.contacts()[0].uri} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {caller.address[0]}:{caller.address[1]};branch=z9hG4bKack1\r\n"
+            + "".join(f"Route: {route}\r\n" for route in reversed(ok.header_lines("record-route")))
+            + f"From: {ok.header('from')}\r\nTo: {ok.header('to')}\r\n"
+            f"Call-ID: {ok.call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        caller.send(ack.encode(), server.udp)
+        acked = await expect(phone, "ACK")
+        assert acked.header("route") is None
+        phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_transaction_times_out_without_further_input() -> None:
+    async def main() -> None:
+        phone, caller = await udp_peer(), await udp_peer()
+        location = FakeLocation()
+        location.contacts[AOR] = [
+            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
+        ]
+        server = await start_node(location=location)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        caller.send(bytes(invite(source=peer_of(caller), credentials=False)), server.udp)
+        timeout = await expect(caller, 408)  # nothing more is sent to the node
+
+        assert loop.time() - started >= 64 * FAST.t1
+        assert phone.received.qsize() >= 3  # the INVITE and Timer A retransmissions
+        assert isinstance(timeout, Response)
+        assert timeout.reason == "Request Timeout"
+        phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_send_failure_to_the_callee_gives_500_to_the_caller() -> None:
+    async def main() -> None:
+        caller = await udp_peer()
+        closed = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = closed.sockets[0].getsockname()[1]
+        closed.close()
+        await closed.wait_closed()
+        location = FakeLocation()
+        location.contacts[AOR] = [
+            ContactTarget(
+                parse_uri(f"sip:8001@127.0.0.1:{port};transport=tcp"),
+                Peer("tcp", "127.0.0.1", port),
+            )
+        ]
+        server = await start_node(location=location)
+
+        caller.send(bytes(invite(source=peer_of(caller), credentials=False)), server.udp)
+        failure = await expect(caller, 500)
+
+        assert isinstance(failure, Response)
+        assert failure.reason == "Server Internal Error (downstream unavailable)"
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+# -- malformed input ------------------------------------------------------------------------
+
+
+def test_malformed_datagram_is_answered_with_the_400_of_make_error_response() -> None:
+    async def main() -> None:
+        server = await start_node()
+        caller = await udp_peer()
+        data = bytes(invite(source=peer_of(caller))).replace(b"CSeq: 1 INVITE", b"CSeq: one INVITE")
+        expected = make_error_response(parse_error(data))
+        assert expected is not None
+
+        caller.send(data, server.udp)
+        reply, source = await caller.next()
+
+        assert reply == bytes(expected)
+        assert source == server.udp
+        assert expected.reason.startswith("Bad Request (")
+        assert server.node.malformed_count == 1
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_malformed_datagram_without_usable_via_is_dropped() -> None:
+    async def main() -> None:
+        server = await start_node()
+        caller = await udp_peer()
+        request = invite(f"sip:{DOMAIN}", method="OPTIONS", source=peer_of(caller))
+        data = bytes(request).replace(b"CSeq: 1 OPTIONS", b"CSeq: x OPTIONS")
+        without_via = b"".join(
+            line for line in data.splitlines(keepends=True) if not line.startswith(b"Via:")
+        )
+
+        caller.send(without_via, server.udp)
+        caller.send(bytes(request), server.udp)  # then a good one
+        reply = parse_message((await caller.next())[0])
+
+        assert isinstance(reply, Response)
+        assert (reply.status_code, reply.cseq().method) == (200, "OPTIONS")
+        assert server.node.malformed_count == 1
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+# -- overload -------------------------------------------------------------------------------
+
+
+def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
+    async def main() -> None:
+        phone, caller = await udp_peer(), await udp_peer()
+        location = FakeLocation()
+        location.contacts[AOR] = [
+            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
+        ]
+        server = await start_node(location=location, max_transactions=2)
+        first = invite(source=peer_of(caller), credentials=False)
+        caller.send(bytes(first), server.udp)
+        forwarded = await expect(phone, "INVITE")
+        phone.send(bytes(answer(forwarded, 180)), server.udp)
+        await expect(caller, 180)
+        assert len(server.node.layer) == 2  # the caller's and the phone's INVITE
+
+        second = invite(source=peer_of(caller), credentials=False, call_id="call-2")
+        caller.send(bytes(second), server.udp)
+        refused = await expect(caller, 503)
+        assert isinstance(refused, Response)
+        assert refused.reason == "Service Unavailable (overloaded)"
+        assert refused.header("retry-after") == "7"
+        assert refused.call_id == "call-2"
+
+        caller.send(bytes(first), server.udp)  # a retransmission is absorbed as usual
+        assert (await expect(caller, 180)).call_id == first.call_id
+        caller.send(bytes(cancel_for(first)), server.udp)
+        assert (await expect(caller, 200)).cseq().method == "CANCEL"
+        assert isinstance(await expect(phone, "CANCEL"), Request)
+        stray_bye = invite("sip:8001@192.0.2.99", method="BYE", source=peer_of(caller))
+        caller.send(
+            bytes(stray_bye).replace(
+                b"To: <sip:8001@192.0.2.99>", b"To: <sip:8001@192.0.2.99>;tag=x"
+            ),
+            server.udp,
+        )
+        assert (await expect(caller, 481)).cseq().method == "BYE"
+        assert server.node.shed_count == 1
+        phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+# -- TCP ------------------------------------------------------------------------------------
+
+
+async def read_message(reader: asyncio.StreamReader) -> Response:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+    message = parse_message(head, stream=True)
+    assert isinstance(message, Response)
+    return message
+
+
+def test_request_over_tcp_is_answered_on_its_connection() -> None:
+    async def main() -> None:
+        server = await start_node()
+        reader, writer = await asyncio.open_connection(*server.tcp)
+        local = writer.get_extra_info("sockname")
+        source = Peer("tcp", local[0], local[1])
+
+        writer.write(bytes(invite(f"sip:{DOMAIN}", method="OPTIONS", source=source)))
+        reply = await read_message(reader)
+
+        assert (reply.status_code, reply.cseq().method) == (200, "OPTIONS")
+        writer.close()
+        await writer.wait_closed()
+        await server.close()
+
+    run(main)
+
+
+def test_stream_stalled_in_mid_message_is_answered_400_and_closed() -> None:
+    async def main() -> None:
+        server = await start_node()
+        reader, writer = await asyncio.open_connection(*server.tcp)
+        local = writer.get_extra_info("sockname")
+        request = invite(source=Peer("tcp", local[0], local[1])).with_body(
+            b"v=0\r\n", "application/sdp"
+        )
+
+        writer.write(bytes(request)[:-2])  # the body two bytes short, for good
+        reply = await read_message(reader)
+
+        assert reply.status_code == 400
+        assert reply.call_id == request.call_id
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""
+        writer.close()
+        await writer.wait_closed()
+        await server.close()
+
+    run(main)
