@@ -402,7 +402,9 @@ class Proxy:
         )
         self._contexts[key] = context
         loop = loop_hash(request)
-        unique = request.vias()[0].branch or request.call_id
+        # The whole server key: two requests may carry one branch from two sent-by
+        # addresses (§17.2.3), and each needs client transactions of its own.
+        unique = "|".join(key)
         # Only dialog-creating requests record-route; in-dialog requests follow the route set.
         record_route = (
             initial and self.config.record_route and request.method in RECORD_ROUTED_METHODS

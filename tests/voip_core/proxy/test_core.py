@@ -1115,3 +1115,20 @@ def test_route_with_a_forged_flow_token_does_not_choose_the_next_hop(h: ProxyHar
     sent = h.deliver(info, CALLER)
 
     assert [o.destination for o in sent] == [PHONE_A]  # the Request-URI, not the token
+
+
+def test_requests_sharing_a_branch_from_two_sources_are_forwarded_separately(
+    h: ProxyHarness,
+) -> None:
+    first = invite(branch="z9hG4bKsame")
+    other = Peer("udp", "192.168.1.99", 5060)
+    second = first.pop_first_value("via").insert_first(
+        "Via", f"SIP/2.0/UDP {other.host_port};branch=z9hG4bKsame;rport"
+    )
+    forwarded = request_to(h.deliver(first, CALLER), PHONE_A, "INVITE")
+
+    sent = h.deliver(second, other)  # another server transaction (§17.2.3: sent-by differs)
+
+    assert summary(sent) == ["100>udp:192.168.1.99:5060", "INVITE>a", "INVITE>b", "INVITE>c"]
+    assert request_to(sent, PHONE_A, "INVITE").top_via().branch != forwarded.top_via().branch
+    assert h.proxy.context_count == 2
