@@ -33,11 +33,17 @@ ExtensionPhone = Callable[..., Phone]
 COUNTY_OFFICE = "夏邑县政府办公室"
 
 
+def proxy_calls(server: RongheServer) -> dict[str, str]:
+    """The calls the proxy tracks (admin API ``/calls``): Call-ID -> state."""
+    calls = server.api("GET", "/calls")["data"]
+    return {call["call_id"]: call["state"] for call in calls}
+
+
 def ring_and_answer(
     caller: Phone, callee: Phone, server: RongheServer, number: str
 ) -> tuple[CallHandle, CallHandle]:
     """``caller`` dials ``number``; ``callee`` rings (180) and answers (200); both are
-    CONFIRMED. Returns (outgoing, incoming)."""
+    CONFIRMED and the proxy lists the call as confirmed. Returns (outgoing, incoming)."""
     outgoing = caller.call(f"sip:{number}@{server.domain}")
     incoming = callee.wait_incoming(5)
     incoming.ringing()
@@ -45,6 +51,7 @@ def ring_and_answer(
     incoming.answer(200)
     outgoing.wait_state("CONFIRMED", 5)
     incoming.wait_state("CONFIRMED", 5)
+    assert proxy_calls(server).get(incoming.call_id) == "confirmed"
     return outgoing, incoming
 
 
@@ -53,12 +60,15 @@ def assert_rtp_both_ways(outgoing: CallHandle, incoming: CallHandle) -> None:
     assert incoming.wait_rtp(min_packets=25, timeout=5).flows_both_ways
 
 
-def hang_up(by: CallHandle, other: CallHandle) -> None:
-    """``by`` sends BYE; both sides end and the BYE got its 200 through the proxy."""
+def hang_up(server: RongheServer, by: CallHandle, other: CallHandle) -> None:
+    """``by`` sends BYE; both sides end, the BYE got its 200, and the proxy saw it (the
+    call left its list): it followed the proxy's Record-Route, since a BYE without the
+    proxy's Route entries is refused (481) for a Request-URI that is not the proxy's."""
     by.hangup()
     other.wait_state("DISCONNECTED", 5)
     by.wait_state("DISCONNECTED", 5)
     assert by.last_status == 200, f"BYE answered {by.last_status} {by.last_reason}"
+    assert by.call_id not in proxy_calls(server)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -76,7 +86,7 @@ def test_extensions_call_with_rtp_and_the_caller_hangs_up(
     assert incoming.via_transport == transport.upper()
     assert outgoing.states == ["CALLING", "EARLY", "CONNECTING", "CONFIRMED"]
     assert_rtp_both_ways(outgoing, incoming)
-    hang_up(outgoing, incoming)
+    hang_up(server, outgoing, incoming)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -92,7 +102,7 @@ def test_the_callee_hangs_up_through_the_record_route(
     outgoing, incoming = ring_and_answer(alice, bob, server, second)
     assert_rtp_both_ways(outgoing, incoming)
 
-    hang_up(incoming, outgoing)
+    hang_up(server, incoming, outgoing)
 
 
 def test_udp_caller_reaches_tcp_callee_and_both_can_hang_up(
@@ -107,11 +117,11 @@ def test_udp_caller_reaches_tcp_callee_and_both_can_hang_up(
     outgoing, incoming = ring_and_answer(alice, bob, server, "8222")
     assert incoming.via_transport == "TCP"
     assert_rtp_both_ways(outgoing, incoming)
-    hang_up(incoming, outgoing)
+    hang_up(server, incoming, outgoing)
 
     outgoing, incoming = ring_and_answer(alice, bob, server, "8222")
     assert_rtp_both_ways(outgoing, incoming)
-    hang_up(outgoing, incoming)
+    hang_up(server, outgoing, incoming)
 
 
 def test_a_call_forks_to_three_phones_and_the_others_are_cancelled(
@@ -136,7 +146,7 @@ def test_a_call_forks_to_three_phones_and_the_others_are_cancelled(
         assert "CONFIRMED" not in other.states
         assert other.last_status == 487, f"{other.last_status} {other.last_reason}"
     assert_rtp_both_ways(outgoing, answered)
-    hang_up(outgoing, answered)
+    hang_up(server, outgoing, answered)
 
 
 def test_the_caller_cancels_before_answer_and_gets_487(
@@ -157,6 +167,7 @@ def test_the_caller_cancels_before_answer_and_gets_487(
     assert outgoing.last_status == 487, f"{outgoing.last_status} {outgoing.last_reason}"
     assert incoming.last_status == 487
     assert "CONFIRMED" not in outgoing.states
+    assert outgoing.call_id not in proxy_calls(server)
 
 
 def test_a_wrong_password_and_an_unknown_extension_are_refused_alike(
