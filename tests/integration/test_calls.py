@@ -3,11 +3,12 @@
 Covers: digest REGISTER of extensions created through the admin API; INVITE with
 proxy authentication (407), 180, 200, ACK, RTP both ways and BYE from either side
 (in-dialog requests follow the proxy's double Record-Route and flow tokens) over UDP,
-over TCP, and from a UDP caller to a TCP callee; forking to the three phones of one
-extension, with CANCEL to the two that did not answer; the caller's CANCEL (487); a
-wrong password or an unknown extension refused alike at REGISTER; 404 for a number
-not in the plan and 480 for an extension with no registration; the caller's Chinese
-display name passed through unchanged; OPTIONS keep-alives answered 200.
+over TCP, and across transports (UDP caller and TCP callee, and the reverse); forking
+to the three phones of one extension, with CANCEL to the two that did not answer; the
+caller's CANCEL (487); a wrong password or an unknown extension refused alike at
+REGISTER; 404 for a number not in the plan and 480 for an extension with no
+registration; the caller's Chinese display name passed through unchanged; OPTIONS
+keep-alives answered 200.
 
 Not covered here: SIPp load (``test_sipp.py``), baresip (``test_baresip.py``), plan
 changes through the API (``test_plan_e2e.py``), restarts (``test_restart.py``), lost
@@ -105,21 +106,26 @@ def test_the_callee_hangs_up_through_the_record_route(
     hang_up(server, incoming, outgoing)
 
 
-def test_udp_caller_reaches_tcp_callee_and_both_can_hang_up(
-    shared_ronghe_server: RongheServer, extension_phone: ExtensionPhone
+@pytest.mark.parametrize(("caller_transport", "callee_transport"), [("udp", "tcp"), ("tcp", "udp")])
+def test_a_call_across_transports_and_both_can_hang_up(
+    shared_ronghe_server: RongheServer,
+    extension_phone: ExtensionPhone,
+    caller_transport: str,
+    callee_transport: str,
 ) -> None:
     server = shared_ronghe_server
-    alice = extension_phone(server, "8221", "udp")
-    bob = extension_phone(server, "8222", "tcp")
+    first, second = ("8221", "8222") if caller_transport == "udp" else ("8223", "8224")
+    alice = extension_phone(server, first, caller_transport)
+    bob = extension_phone(server, second, callee_transport)
 
-    # The proxy record-routes twice, one entry per side: UDP toward alice, TCP
-    # toward bob. Each BYE enters on one transport and leaves on the other.
-    outgoing, incoming = ring_and_answer(alice, bob, server, "8222")
-    assert incoming.via_transport == "TCP"
+    # The proxy record-routes twice, one entry per side: one toward alice on her
+    # transport, one toward bob on his. Each BYE enters on one and leaves on the other.
+    outgoing, incoming = ring_and_answer(alice, bob, server, second)
+    assert incoming.via_transport == callee_transport.upper()
     assert_rtp_both_ways(outgoing, incoming)
     hang_up(server, incoming, outgoing)
 
-    outgoing, incoming = ring_and_answer(alice, bob, server, "8222")
+    outgoing, incoming = ring_and_answer(alice, bob, server, second)
     assert_rtp_both_ways(outgoing, incoming)
     hang_up(server, outgoing, incoming)
 
