@@ -466,19 +466,19 @@ class Proxy:
         """Forward an ACK for a 2xx statelessly along the dialog route (§16.11)."""
         try:
             routed = preprocess_route(request, self.config, self._tokens)
+            if not routed.removed:
+                return  # not routed through us: an ACK for a response we generated
+            ack = routed.request
+            if routed.flow is not None:
+                destination = routed.flow
+            elif ack.header("route"):
+                destination = peer_for_uri(ack.routes()[0].sip_uri)  # 416 unless SIP
+            elif isinstance(ack.uri, SipUri):
+                destination = peer_for_uri(ack.uri)
+            else:
+                return
         except RemoteProtocolError as error:
             logger.info("dropping ACK with bad Route: %s", error)
-            return
-        if not routed.removed:
-            return  # not routed through us: an ACK for a response we generated
-        ack = routed.request
-        if routed.flow is not None:
-            destination = routed.flow
-        elif ack.header("route"):
-            destination = peer_for_uri(ack.routes()[0].sip_uri)
-        elif isinstance(ack.uri, SipUri):
-            destination = peer_for_uri(ack.uri)
-        else:
             return
         max_forwards = ack.header("max-forwards")
         if max_forwards is not None and int(max_forwards) <= 0:

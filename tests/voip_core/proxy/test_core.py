@@ -637,6 +637,12 @@ def test_ack_through_a_route_without_flow_token_follows_the_route_set(
         pytest.param((), "sip:8001@192.168.1.31", 70, id="not-routed-through-us"),
         pytest.param(("<sip:10.0.0.1;lr>",), "tel:+8613800000001", 70, id="no-next-hop"),
         pytest.param(("<sip:10.0.0.1;lr>",), "sip:8001@192.168.1.31", 0, id="max-forwards-0"),
+        pytest.param(
+            ("<sip:10.0.0.1;lr>", "<tel:+8613800000001>"),
+            "sip:8001@192.168.1.31",
+            70,
+            id="next-route-not-sip",
+        ),
     ],
 )
 def test_ack_that_cannot_be_forwarded_is_dropped(
