@@ -12,34 +12,38 @@ RFC requirements covered:
   spiral with another Request-URI is forwarded), 420 with Unsupported for Proxy-Require;
   §8.2.2.3 420 for Require on a request we answer ourselves (REGISTER, OPTIONS).
 * §16.4: our Route entries are removed; the flow token of the last one names the next hop
-  (RFC 5626 / RFC 5658 double Record-Route), in both directions of a dialog; a preloaded
-  foreign Route is followed.
+  (RFC 5626 / RFC 5658 double Record-Route), in both directions of a dialog, and a forged
+  token names none; a preloaded foreign Route is followed; an in-dialog request that is
+  neither ours nor routed through us is 481, an in-dialog OPTIONS at Max-Forwards 0 is 483.
 * §16.5: targets from the numbering plan and the location service, GRUUs (RFC 5627) via
   ``lookup_gruu``; 480 for an extension or GRUU without contacts; 403 for REGISTER to or
   relaying towards a domain we do not serve; OPTIONS to the proxy itself answered 200
   with Allow; the plan's Reject decisions sent with their status and reason.
 * §16.6: one client transaction per contact (parallel forking), Request-URI set to the
   contact, Max-Forwards decremented, two Record-Route entries with flow tokens, our Via
-  on top with a branch per target.
-* §16.7: provisional responses forwarded; every 2xx forwarded (the first cancels the other
-  branches; later ones go through the Accepted server transaction, after a non-2xx final
-  or after the server transaction statelessly); 6xx cancels the pending branches and
-  wins; the best final response (lowest class, 401/407 preferred with merged challenges,
-  408 and 480 least) once every branch completed; a 503 becomes 500 (step 6);
-  TransactionTimeout acts as 408 and a transport error as 503 (§16.7 step 2, §8.1.3.1).
+  on top with a branch per target and per server transaction (two requests sharing a
+  branch from different sent-by addresses stay apart); received/rport noted (RFC 3581).
+* §16.7: provisional responses forwarded until the final; every 2xx to INVITE forwarded
+  (the first cancels the other branches; later ones go through the Accepted server
+  transaction, after a non-2xx final or after the server transaction statelessly), only
+  the first 2xx to a non-INVITE; losing the caller's transaction cancels the branches;
+  6xx cancels the pending branches and wins; the best final response (lowest class,
+  401/407 preferred with merged challenges, 408 and 480 least) once every branch
+  completed; a 503 becomes 500 (step 6); TransactionTimeout acts as 408 and a transport
+  error as 503 (§16.7 step 2, §8.1.3.1).
 * §16.8: Timer C cancels a branch with a provisional response (100 included) and acts as
   408 for a branch that heard nothing.
 * §16.10: CANCEL answered 200 and sent to every pending branch, the 487s give the final.
 * §16.11 / §16.7: ACK for 2xx and 2xx retransmissions forwarded statelessly; a stray
   response is forwarded only when our Via is on top and another Via follows.
 * §22.3: 407 with the authenticator's challenge; trusted networks are not challenged.
-* Call records: ringing, confirmed, removed on BYE or failure.
+* Call records: ringing, confirmed, removed on BYE or failure, bounded oldest first.
 
 Left out: §16.10's stateless forwarding of a CANCEL without a response context (we answer
 481 as a transaction-stateful proxy), §16.5's recursion on 3xx (3xx is forwarded as a
 final response), §16.6 step 10 (TLS and RFC 3263 DNS), RFC 3326 Reason on CANCEL, busy and
-no-answer forwarding of the plan, strict routers (tested in test_routing), and the call
-record bound.
+no-answer forwarding of the plan, strict routers (tested in test_routing), PRACK and
+UPDATE (RFC 3262, RFC 3311), and IPv6 listeners.
 """
 
 from __future__ import annotations
