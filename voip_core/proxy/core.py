@@ -454,12 +454,13 @@ class Proxy:
     def _on_cancel(self, key: ServerKey, cancel: Request, now: float) -> None:
         """RFC 3261 §16.10."""
         invite_key = self.layer.find_invite_server(cancel)
-        context = self._contexts.get(invite_key) if invite_key is not None else None
-        if context is None:
+        if invite_key is None:
             self._reply(key, cancel, 481, "Call/Transaction Does Not Exist", now)
             return
+        # §9.2: a CANCEL that matches a transaction gets 200, even one we answered ourselves.
         self._reply(key, cancel, 200, "OK", now)
-        for branch in context.pending():
+        context = self._contexts.get(invite_key)
+        for branch in context.pending() if context is not None else ():
             self.layer.cancel_client(branch.key, now)
 
     def _on_ack(self, request: Request, source: Peer) -> None:

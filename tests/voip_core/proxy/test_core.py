@@ -1142,3 +1142,13 @@ def test_requests_sharing_a_branch_from_two_sources_are_forwarded_separately(
     assert summary(sent) == ["100>udp:192.168.1.99:5060", "INVITE>a", "INVITE>b", "INVITE>c"]
     assert request_to(sent, PHONE_A, "INVITE").top_via().branch != forwarded.top_via().branch
     assert h.proxy.context_count == 2
+
+
+def test_cancel_for_an_invite_we_answered_ourselves_is_answered_200(h: ProxyHarness) -> None:
+    request = invite(f"sip:8002@{DOMAIN}")
+    h.deliver(request, CALLER)  # 480: nobody registered
+
+    sent = h.deliver(cancel_for(request), CALLER)
+
+    assert summary(sent) == ["200>caller"]  # §9.2: the CANCEL matched a transaction
+    assert response_to(sent, CALLER, 200).cseq().method == "CANCEL"
