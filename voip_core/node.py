@@ -15,6 +15,7 @@ than ACK, CANCEL and BYE are refused statelessly with 503 and Retry-After (RFC 3
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 
@@ -146,10 +147,15 @@ class SipNode:
 
     def _shed(self, request: Request, peer: Peer) -> None:
         self.shed_count += 1
+        # §8.2.6.2: a final response tags To; derived, so retransmissions get the same one.
+        tag = hashlib.blake2b(
+            request.call_id.encode("utf-8", "surrogateescape"), digest_size=6
+        ).hexdigest()
         response = make_response(
             request,
             503,
             "Service Unavailable (overloaded)",
+            to_tag=tag,
             headers=(("Retry-After", str(self._retry_after)),),
         )
         self._send(bytes(response), response_destination(request.vias()[0], peer))

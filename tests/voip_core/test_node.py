@@ -339,6 +339,7 @@ def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
         assert refused.reason == "Service Unavailable (overloaded)"
         assert refused.header("retry-after") == "7"
         assert refused.call_id == "call-2"
+        assert refused.to().tag is not None  # §8.2.6.2: a final response tags To
 
         caller.send(bytes(first), server.udp)  # a retransmission is absorbed as usual
         assert (await expect(caller, 180)).call_id == first.call_id
