@@ -59,6 +59,7 @@ class SipNode:
         self._max_transactions = max_transactions
         self._retry_after = retry_after
         self.shed_count = 0
+        self.internal_errors = 0
         self.malformed_count = 0
 
     def attach(self, transports: TransportManager) -> None:
@@ -114,7 +115,13 @@ class SipNode:
         layer = self.layer
         proxy = self.proxy
         while (event := layer.next_event()) is not None:
-            proxy.handle_event(event, now, wall)
+            try:
+                proxy.handle_event(event, now, wall)
+            except Exception:
+                # A bug in handling one event must not stop the others, the sends and the
+                # timer (the whole server would hang); it is logged with its traceback.
+                self.internal_errors += 1
+                logger.exception("internal error handling %s", type(event).__name__)
         for outbound in layer.messages_to_send():
             self._send(bytes(outbound.message), outbound.destination)
         for outbound in proxy.messages_to_send():

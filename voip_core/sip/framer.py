@@ -118,6 +118,11 @@ class StreamFramer:
         return partial
 
     @property
+    def in_message(self) -> bool:
+        """Whether bytes of a message (not just keep-alive CRLFs) wait for the rest."""
+        return bool(self._buffer.strip(b"\r\n"))
+
+    @property
     def buffered(self) -> int:
         """Bytes waiting for the rest of their message."""
         return len(self._buffer)

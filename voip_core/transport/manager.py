@@ -136,7 +136,7 @@ class _StreamConnection(asyncio.Protocol):
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
-        if self.framer.buffered:
+        if self.framer.in_message:
             self._stall_timer = self._manager.loop.call_later(
                 self._manager.stall_timeout, self._on_stall
             )
@@ -146,7 +146,7 @@ class _StreamConnection(asyncio.Protocol):
         # hand over what arrived (the node answers 400 when it can) and close, since the
         # stream cannot be resynchronised (RFC 3261 §18.3).
         self._stall_timer = None
-        if self.transport is None or self.peer is None or not self.framer.buffered:
+        if self.transport is None or self.peer is None or not self.framer.in_message:
             return
         partial = self.framer.take_partial()
         logger.info(
@@ -195,6 +195,8 @@ class TransportManager:
         self._udp: list[_UdpListener] = []
         self._servers: list[asyncio.Server] = []
         self._connections: dict[int, _StreamConnection] = {}
+        self._connecting: dict[tuple[str, str, int], _StreamConnection] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._by_address: dict[tuple[str, str, int], int] = {}
         self._ids = itertools.count(1)
         self._sweeper: asyncio.TimerHandle | None = None
@@ -307,6 +309,8 @@ class TransportManager:
             if connection_id is not None:
                 connection = self._connections.get(connection_id)
         if connection is None:
+            connection = self._connecting.get((peer.transport, peer.host, peer.port))
+        if connection is None:
             if peer.transport != "tcp":
                 raise OSError(f"no open {peer.transport} connection to {peer.host_port}")
             connection = self._connect(peer)
@@ -315,6 +319,10 @@ class TransportManager:
 
     def _connect(self, peer: Peer) -> _StreamConnection:
         connection = _StreamConnection(self, next(self._ids), peer.transport)
+        address = (peer.transport, peer.host, peer.port)
+        # Until it is open, later sends to the same address queue on this connection
+        # instead of opening another (an INVITE and its CANCEL must share a flow).
+        self._connecting[address] = connection
 
         async def open_connection() -> None:
             try:
@@ -322,8 +330,14 @@ class TransportManager:
             except OSError as error:
                 logger.info("connect to %s failed: %s", peer, error)
                 self._on_error(peer)
+            finally:
+                if self._connecting.get(address) is connection:
+                    del self._connecting[address]
 
-        self.loop.create_task(open_connection())
+        task = self.loop.create_task(open_connection())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._arm_sweeper()
         return connection
 
     # -- housekeeping ---------------------------------------------------------------

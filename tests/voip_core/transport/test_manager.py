@@ -293,11 +293,6 @@ def test_send_opens_an_outbound_tcp_connection_and_reuses_it() -> None:
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="manager.py: a connection being opened is not findable by address, so a second "
-    "send before it opens starts another connection (reported, not fixed here)",
-)
 def test_sends_before_an_outbound_connection_opens_share_it() -> None:
     async def main() -> None:
         inbox = Inbox()
@@ -380,11 +375,6 @@ def test_double_crlf_ping_is_answered_with_a_crlf_pong() -> None:
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="manager.py/framer.py: a single CRLF keep-alive (RFC 3261 §7.5) stays buffered "
-    "as a partial message and the stall timeout closes the connection (reported)",
-)
 def test_single_crlf_keepalive_does_not_close_the_connection() -> None:
     async def main() -> None:
         inbox = Inbox()
