@@ -27,7 +27,6 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
             "'stats transactions=N contexts=M registrations=K' (live SIP transactions, "
             "proxy response contexts, registered contacts)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = serve.add_argument
     add(

@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import redis
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialplan.storage import (
@@ -41,7 +43,12 @@ from voip_core.registrar import BindingStore, RegistrarPolicy
 from voip_core.registrar.authentication import DigestAuthenticator
 from voip_core.registrar.service import Registrar
 from voip_core.sip.digest import NonceManager
-from voip_core.storage import PersistentBindingStore, SqlBindingStore, flush_periodically
+from voip_core.storage import (
+    PersistentBindingStore,
+    RedisBindingStore,
+    SqlBindingStore,
+    flush_periodically,
+)
 from voip_core.transaction import TimerConfig, TransactionLayer
 from voip_core.transport.manager import TransportManager
 from voip_core.transport.tracer import LoggingTracer, NullTracer
@@ -90,9 +97,7 @@ async def _serve(settings: ServeSettings) -> int:
     live_plan = StoredPlanSource(session_factory, realm=settings.domain)
     await asyncio.to_thread(live_plan.reload_now)
 
-    store = PersistentBindingStore(SqlBindingStore(engine))
-    restored = await asyncio.to_thread(store.load, time.time())
-    logger.info("restored %d registrations", restored)
+    store, store_tasks = await _binding_store(settings, engine)
     gruu_secret = _derive(secret, b"gruu")
     authenticator = DigestAuthenticator(
         realm=settings.domain,
@@ -126,15 +131,22 @@ async def _serve(settings: ServeSettings) -> int:
     )
     udp_host, udp_port = await transports.listen_udp(settings.sip_host, settings.sip_port)
     await transports.listen_tcp(settings.sip_host, udp_port)
+    listen = [
+        ListenAddress("udp", advertised, udp_port),
+        ListenAddress("tcp", advertised, udp_port),
+    ]
+    advertised_v6 = await _listen_ipv6(settings, transports, udp_port)
+    if advertised_v6 is not None:
+        listen += [
+            ListenAddress("udp", advertised_v6, udp_port),
+            ListenAddress("tcp", advertised_v6, udp_port),
+        ]
     aliases = {address.lower() for address in local_addresses()} | {advertised.lower()}
     if settings.sip_host not in _WILDCARDS:
         aliases.add(settings.sip_host.lower())
     config = ProxyConfig(
         domain=settings.domain,
-        listen=(
-            ListenAddress("udp", advertised, udp_port),
-            ListenAddress("tcp", advertised, udp_port),
-        ),
+        listen=tuple(listen),
         aliases=frozenset(aliases),
         trusted_networks=tuple(
             ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks
@@ -158,7 +170,7 @@ async def _serve(settings: ServeSettings) -> int:
     tasks = [
         asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),
         asyncio.create_task(_purge(store), name="binding-purge"),
-        asyncio.create_task(flush_periodically(store), name="binding-flush"),
+        *store_tasks,
     ]
     api_server = None
     api_url = "disabled"
@@ -199,6 +211,45 @@ async def _serve(settings: ServeSettings) -> int:
     await transports.close()
     engine.dispose()
     return 0
+
+
+async def _binding_store(
+    settings: ServeSettings, engine: Engine
+) -> tuple[BindingStore, list[asyncio.Task[None]]]:
+    """Registrations in Redis (shared by several nodes) or in memory written behind to SQL."""
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url)
+        await asyncio.to_thread(client.ping)
+        logger.info("registrations are shared through Redis at %s", settings.redis_url)
+        return RedisBindingStore(client), []
+    store = PersistentBindingStore(SqlBindingStore(engine))
+    restored = await asyncio.to_thread(store.load, time.time())
+    logger.info("restored %d registrations", restored)
+    return store, [asyncio.create_task(flush_periodically(store), name="binding-flush")]
+
+
+async def _listen_ipv6(
+    settings: ServeSettings, transports: TransportManager, port: int
+) -> str | None:
+    """With the IPv4 wildcard as SIP host, also serve IPv6 (RFC 5118) when the host has it.
+
+    Returns the IPv6 address to advertise, or ``None`` when IPv6 is not served.
+    """
+    if settings.sip_host != "0.0.0.0":
+        return None
+    try:
+        await transports.listen_udp("::", port)
+        await transports.listen_tcp("::", port)
+    except OSError as error:
+        logger.info("not serving IPv6: %s", error)
+        return None
+    global_v6 = sorted(
+        address
+        for address in local_addresses()
+        if ":" in address and not address.startswith("fe80")
+    )
+    candidates = [address for address in global_v6 if address != "::1"] or ["::1"]
+    return candidates[0]
 
 
 async def _purge(store: BindingStore, interval: float = 30.0) -> None:
