@@ -52,6 +52,9 @@ _UNPRINTABLE_RE: Final = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]+")
 def make_error_response(error: ParseError, *, to_tag: str | None = None) -> Response | None:
     """The reply to a request that failed to parse, or ``None`` when none can be formed.
 
+    None is returned for responses, ACKs, requests without a usable top Via and requests
+    lacking any of From, To, Call-ID and CSeq.
+
     The status is ``error.status_code`` (400 unless the parser said otherwise, e.g. 501
     for a CSeq/method mismatch on an unknown method, 513 for a message too large). When
     the request's To has no tag one is added (§8.2.6.2): ``to_tag`` if given, otherwise
@@ -73,6 +76,10 @@ def make_error_response(error: ParseError, *, to_tag: str | None = None) -> Resp
         if key == "to":
             header = _with_to_tag(header, to_tag, error.raw_headers)
         copied.append(header)
+    if not {"from", "to", "call-id", "cseq"} <= seen:
+        # §8.1.1: without these the client cannot match a reply to its request, and a
+        # reply lacking them is itself malformed; drop silently (RFC 4475 §3.1.2.18).
+        return None
     status = error.status_code if 400 <= error.status_code <= 699 else 400
     return Response(status, reason_for(status, error.reason), tuple(copied))
 

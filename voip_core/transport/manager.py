@@ -161,6 +161,10 @@ class _StreamConnection(asyncio.Protocol):
             self._stall_timer = None
         self.closed = True
         self._manager.unregister_connection(self)
+        if self.peer is not None:
+            # RFC 3261 §17.1.4 / §17.2.4: transactions that depended on this connection
+            # fail now instead of waiting for their timers.
+            self._manager.connection_closed(self.peer)
 
     def write(self, data: bytes) -> None:
         if self.transport is None:
@@ -197,6 +201,7 @@ class TransportManager:
         self._connections: dict[int, _StreamConnection] = {}
         self._connecting: dict[tuple[str, str, int], _StreamConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._by_address: dict[tuple[str, str, int], int] = {}
         self._ids = itertools.count(1)
         self._sweeper: asyncio.TimerHandle | None = None
@@ -274,6 +279,11 @@ class TransportManager:
             if self._by_address.get(key) == connection.id:
                 del self._by_address[key]
 
+    def connection_closed(self, peer: Peer) -> None:
+        """Report a closed connection to whoever tracks the transactions on it."""
+        if not self._closing:
+            self._on_error(peer)
+
     def connection_count(self) -> int:
         """Open stream connections."""
         return len(self._connections)
@@ -311,8 +321,10 @@ class TransportManager:
         if connection is None:
             connection = self._connecting.get((peer.transport, peer.host, peer.port))
         if connection is None:
-            if peer.transport != "tcp":
-                raise OSError(f"no open {peer.transport} connection to {peer.host_port}")
+            if peer.transport != "tcp" or peer.connection_id is not None:
+                # A flow the peer opened is gone: its port is ephemeral and nothing listens
+                # there, so connecting would only hang; the peer must reconnect (RFC 5626).
+                raise OSError(f"{peer.transport} connection to {peer.host_port} is closed")
             connection = self._connect(peer)
         connection.write(data)
         self._tracer.sent(data, connection.peer or peer, connection.local)
@@ -358,6 +370,7 @@ class TransportManager:
 
     async def close(self) -> None:
         """Close every listener and connection."""
+        self._closing = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

@@ -84,11 +84,24 @@ def test_status_code_comes_from_the_error() -> None:
         "Not Implemented (CSeq method INVITE does not match request method NEWMETHOD)",
     )
     odd = ParseError("odd", status_code=200)
-    odd.raw_headers = (Header("via", "Via", "SIP/2.0/UDP h"),)
+    odd.raw_headers = (
+        Header("via", "Via", "SIP/2.0/UDP h"),
+        Header("from", "From", "<sip:a@h>;tag=1"),
+        Header("to", "To", "<sip:b@h>"),
+        Header("call-id", "Call-ID", "c1"),
+        Header("cseq", "CSeq", "1 OPTIONS"),
+    )
     odd.is_request = True
     reply = make_error_response(odd)
     assert reply is not None
     assert reply.status_code == 400
+
+
+def test_a_request_without_from_to_call_id_or_cseq_gets_no_reply() -> None:
+    bare = ParseError("missing From header")
+    bare.raw_headers = (Header("via", "Via", "SIP/2.0/UDP h;branch=z9hG4bK1"),)
+    bare.is_request = True
+    assert make_error_response(bare) is None
 
 
 def test_a_via_with_broken_parameters_is_still_usable() -> None:

@@ -477,7 +477,9 @@ INVALID: dict[str, Rejected | Accepted] = {
     "bigcode": Rejected(
         "malformed start line 'SIP/2.0 4294967301 better not break the receiver'", None
     ),
-    "insuf": Rejected("missing From, To, Call-ID headers"),
+    # No From/To/Call-ID: no reply the client could match, so it is dropped (§3.1.2.18
+    # allows either; a 400 without them would itself be malformed).
+    "insuf": Rejected("missing From, To, Call-ID headers", status=None),
     "multi01": Rejected("more than one CSeq header"),
     "mcl01": Rejected("more than one Content-Length header"),
     "test": Rejected("malformed start line 'INVITE sip:alan@jasomi.com'", None),
