@@ -93,6 +93,8 @@ class CallRecord:
     callee: str
     state: str
     started_at: float
+    callee_flow: Peer | None = None
+    """Where the answering branch went: ACKs of UAs that ignore Record-Route follow it."""
 
 
 @dataclass(slots=True)
@@ -467,10 +469,16 @@ class Proxy:
         """Forward an ACK for a 2xx statelessly along the dialog route (§16.11)."""
         try:
             routed = preprocess_route(request, self.config, self._tokens)
-            if not routed.removed:
-                return  # not routed through us: an ACK for a response we generated
             ack = routed.request
-            if routed.flow is not None:
+            record = self.calls.get(ack.call_id)
+            if not routed.removed:
+                # A UA that ignored our Record-Route (SIPp's built-in uac does) sends the
+                # ACK for the 2xx straight to us; the call record knows the answering flow.
+                # Otherwise it acknowledges a response we generated: nothing to forward.
+                if record is None or record.callee_flow is None or source == record.callee_flow:
+                    return
+                destination = record.callee_flow
+            elif routed.flow is not None:
                 destination = routed.flow
             elif ack.header("route"):
                 destination = peer_for_uri(ack.routes()[0].sip_uri)  # 416 unless SIP
@@ -531,7 +539,7 @@ class Proxy:
                 for other in context.pending():
                     self.layer.cancel_client(other.key, now)
                 if first and context.callee:
-                    self._track_call(context, "confirmed", wall)
+                    self._track_call(context, "confirmed", wall, branch.target.destination)
             elif context.request.method == "BYE":
                 self.calls.pop(context.request.call_id, None)
             self._maybe_finish(context)
@@ -660,15 +668,19 @@ class Proxy:
         self._timer_seq += 1
         heapq.heappush(self._timers, (deadline, self._timer_seq, context.server_key))
 
-    def _track_call(self, context: _Context, state: str, wall: float) -> None:
+    def _track_call(
+        self, context: _Context, state: str, wall: float, callee_flow: Peer | None = None
+    ) -> None:
         call_id = context.request.call_id
         record = self.calls.get(call_id)
         if record is None:
             if len(self.calls) >= _MAX_CALL_RECORDS:
                 self.calls.pop(next(iter(self.calls)))
-            self.calls[call_id] = CallRecord(call_id, context.caller, context.callee, state, wall)
-        else:
-            record.state = state
+            record = CallRecord(call_id, context.caller, context.callee, state, wall)
+            self.calls[call_id] = record
+        record.state = state
+        if callee_flow is not None:
+            record.callee_flow = callee_flow
 
 
 def _stamp_via(request: Request, source: Peer) -> Request:

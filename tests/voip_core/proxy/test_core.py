@@ -638,7 +638,6 @@ def test_ack_through_a_route_without_flow_token_follows_the_route_set(
 @pytest.mark.parametrize(
     ("routes", "uri", "max_forwards"),
     [
-        pytest.param((), "sip:8001@192.168.1.31", 70, id="not-routed-through-us"),
         pytest.param(("<sip:10.0.0.1;lr>",), "tel:+8613800000001", 70, id="no-next-hop"),
         pytest.param(("<sip:10.0.0.1;lr>",), "sip:8001@192.168.1.31", 0, id="max-forwards-0"),
         pytest.param(
@@ -665,6 +664,28 @@ def test_ack_that_cannot_be_forwarded_is_dropped(
     )
 
     assert h.deliver(ack, CALLER) == []
+
+
+def test_ack_without_our_route_follows_the_answering_flow(h: ProxyHarness) -> None:
+    # SIPp's built-in uac ignores Record-Route: its ACK arrives with no Route at all.
+    _, ok, _ = established(h, PHONE_A)
+    ack = in_dialog(
+        "ACK", ok, sender=CALLER, uri="sip:8001@10.0.0.1", routes=(), cseq=1, from_caller=True
+    )
+
+    sent = h.deliver(ack, CALLER)
+
+    assert [o.destination for o in sent] == [PHONE_A]
+
+
+def test_ack_without_route_for_an_unknown_call_is_dropped(h: ProxyHarness) -> None:
+    _, ok, _ = established(h, PHONE_A)
+    ack = in_dialog(
+        "ACK", ok, sender=CALLER, uri="sip:8001@10.0.0.1", routes=(), cseq=1, from_caller=True
+    )
+    stranger = ack.set_header("Call-ID", "never-seen@192.168.1.20")
+
+    assert h.deliver(stranger, CALLER) == []
 
 
 def test_ack_with_a_malformed_route_is_dropped(h: ProxyHarness) -> None:
