@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from typing import Literal, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialplan.engine import CallerContext, NumberingPlan, PlanError, RouteDecision, route
@@ -80,9 +81,11 @@ async def watch_plan(
             logger.error(
                 "numbering plan version %d rejected, keeping the live plan: %s", version, error
             )
-        except Exception:  # noqa: BLE001  # a database outage must not stop routing
+        except SQLAlchemyError as error:
+            # A database outage must not stop routing: the live plan stays in use.
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             logger.warning(
-                "numbering plan poll failed; routing with version %d",
+                "numbering plan poll failed (%s); routing with version %d",
+                reason,
                 source.current().version,
-                exc_info=True,
             )

@@ -349,6 +349,7 @@ def start_server(
     timeout: float = 60.0,
     *,
     restart_of: RongheServer | None = None,
+    database_url: str | None = None,
 ) -> RongheServer:
     """Create an admin key and start ``ronghe serve`` on a fresh SQLite database in
     ``workdir``; return once it printed ``READY``.
@@ -358,7 +359,7 @@ def start_server(
     ``domain`` are ignored).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    database_url = f"sqlite:///{workdir / 'ronghe.db'}"
+    database_url = database_url or f"sqlite:///{workdir / 'ronghe.db'}"
     if restart_of is not None:
         if restart_of.proc.poll() is None:
             raise ServerError("restart_of must be stopped first")

@@ -147,15 +147,38 @@ async def flush_periodically(
     A database error is logged and the AORs stay pending for the next round; on
     cancellation (shutdown) one last flush writes what is left.
     """
+    delay = interval
     try:
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(delay)
             try:
                 await asyncio.to_thread(store.flush)
-            except SQLAlchemyError:
-                logger.exception(
-                    "writing registrations failed; %d AORs kept pending", store.pending
+            except SQLAlchemyError as error:
+                # An outage: back off (up to 5 s) rather than log ten times a second.
+                delay = min(max(delay * 2, interval), _MAX_RETRY_INTERVAL)
+                logger.warning(
+                    "writing registrations failed (%s); %d AORs kept pending, retry in %.1f s",
+                    _first_line(error),
+                    store.pending,
+                    delay,
                 )
+            else:
+                delay = interval
     except asyncio.CancelledError:
-        await asyncio.to_thread(store.flush)
+        try:
+            await asyncio.to_thread(store.flush)
+        except SQLAlchemyError as error:
+            logger.error(
+                "registrations of %d AORs not written at shutdown: %s",
+                store.pending,
+                _first_line(error),
+            )
         raise
+
+
+#: Longest wait between flush attempts while the database is unavailable.
+_MAX_RETRY_INTERVAL = 5.0
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
