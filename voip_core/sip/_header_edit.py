@@ -41,6 +41,8 @@ def pop_first_value(headers: tuple[Header, ...], name: str) -> tuple[Header, ...
     key = header_key(name)
     for index, header in enumerate(headers):
         if header.key == key:
+            if "," not in header.value:  # one element: drop the line
+                return (*headers[:index], *headers[index + 1 :])
             rest = split_header_list(header.value)[1:]
             if rest:
                 kept = Header(key, header.name, ", ".join(rest))

@@ -50,6 +50,8 @@ __all__ = [
 
 #: RFC 3261 §25.1 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
 TOKEN_RE: Final = re.compile(rf"[{TOKEN_CHARS}]+")
+#: The characters that matter when splitting a header list without quoted strings.
+_LIST_DELIMITERS: Final = re.compile(r"[<>,]")
 
 #: Ordered (name, value) pairs; a value of ``None`` is a parameter without ``=``.
 Params = tuple[tuple[str, str | None], ...]
@@ -151,9 +153,26 @@ def split_header_list(value: str) -> list[str]:
         return [stripped] if stripped else []
     parts: list[str] = []
     start = 0
+    in_angle = False
+    if '"' not in value:
+        # Only <, > and , change the state: visit those characters alone (a Route or
+        # Via list of 150 characters has a handful), not every character.
+        for match in _LIST_DELIMITERS.finditer(value):
+            ch = match.group()
+            if ch == "<":
+                in_angle = True
+            elif ch == ">":
+                in_angle = False
+            elif not in_angle:
+                i = match.start()
+                parts.append(value[start:i].strip())
+                start = i + 1
+        parts.append(value[start:].strip())
+        if not all(parts):
+            raise ParseError(f"empty element in header list {excerpt(value)}")
+        return parts
     i = 0
     n = len(value)
-    in_angle = False
     while i < n:
         ch = value[i]
         if ch == '"' and not in_angle:
