@@ -16,12 +16,11 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from voip_core.proxy.config import ProxyConfig
 from voip_core.sip.address import NameAddress, parse_name_addr
 from voip_core.sip.exceptions import ParseError
-from voip_core.sip.grammar import split_header_list
 from voip_core.sip.message import Request
 from voip_core.sip.peer import Peer
 from voip_core.sip.uri import SipUri, TelUri, Uri
@@ -35,24 +34,54 @@ __all__ = [
 ]
 
 _TAG_BYTES: Final = 6
+#: Flows whose tokens are cached each way: a county's phones and trunks, with room.
+_MAX_CACHED_FLOWS: Final = 65_536
+#: Longest token cached: an IPv6 flow with a connection id is about 90 characters.
+_MAX_CACHED_TOKEN: Final = 128
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _DEFAULT_PORTS: Final = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 
 
 class FlowTokens:
-    """Encode and verify flow tokens with a per-deployment secret."""
+    """Encode and verify flow tokens with a per-deployment secret.
+
+    Both directions are pure functions of the secret, so their results are kept in
+    bounded dictionaries (emptied when full, like the parsers' caches in
+    ``voip_core/sip/_memo.py``): every dialog through the proxy encodes two tokens and
+    decodes them again on each in-dialog request, and the flows repeat across calls.
+    Only verified tokens are kept, so forged ones cannot fill the cache.
+    """
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        self._encoded: dict[Peer, str] = {}
+        self._decoded: dict[str, Peer] = {}
 
     def encode(self, peer: Peer) -> str:
         """A URI-safe token naming ``peer``'s flow."""
+        token = self._encoded.get(peer)
+        if token is None:
+            token = self._encode(peer)
+            _remember(self._encoded, peer, token)
+        return token
+
+    def decode(self, token: str) -> Peer | None:
+        """The flow named by ``token``, or ``None`` when it is not a valid token of ours."""
+        peer = self._decoded.get(token)
+        if peer is None:
+            peer = self._decode(token)
+            if peer is not None and len(token) <= _MAX_CACHED_TOKEN:
+                _remember(self._decoded, token, peer)
+        return peer
+
+    def _encode(self, peer: Peer) -> str:
         connection = "" if peer.connection_id is None else str(peer.connection_id)
         payload = f"{peer.transport}|{peer.host}|{peer.port}|{connection}".encode()
         tag = hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
         return "f-" + base64.b32encode(tag + payload).decode().rstrip("=").lower()
 
-    def decode(self, token: str) -> Peer | None:
-        """The flow named by ``token``, or ``None`` when it is not a valid token of ours."""
+    def _decode(self, token: str) -> Peer | None:
         if not token.startswith("f-"):
             return None
         text = token[2:].upper()
@@ -69,6 +98,12 @@ class FlowTokens:
             return Peer(transport, host, int(port), int(connection) if connection else None)
         except ValueError:
             return None
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    if len(cache) >= _MAX_CACHED_FLOWS:
+        cache.clear()
+    cache[key] = value
 
 
 def is_local_uri(uri: Uri, config: ProxyConfig) -> bool:
@@ -115,19 +150,22 @@ def preprocess_route(request: Request, config: ProxyConfig, tokens: FlowTokens) 
             last = _parse_route(routes[-1])
             current = _drop_last_route(current).with_uri(last.uri)
             flow = strict_flow
-    while True:
-        routes_header = current.header("route")
-        if routes_header is None:
-            break
-        top = _parse_route(split_header_list(routes_header)[0])
+    if current.header("route") is None:
+        return RouteResult(request=current, flow=flow, removed=removed)
+    for value in current.header_values("route"):
+        top = _parse_route(value)
         if not isinstance(top.uri, SipUri) or not is_local_uri(top.uri, config):
             break
         if top.uri.user:
             decoded = tokens.decode(top.uri.user)
             if decoded is not None:
                 flow = decoded
-        current = current.pop_first_value("route")
         removed += 1
+    for _ in range(removed):
+        # An empty Route line holds no element (§7.3.1): it goes with the entry after it.
+        while not (current.header("route") or "").strip():
+            current = current.pop_first_value("route")
+        current = current.pop_first_value("route")
     return RouteResult(request=current, flow=flow, removed=removed)
 
 

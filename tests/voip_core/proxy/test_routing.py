@@ -49,6 +49,30 @@ def test_preprocess_removes_both_of_our_routes_and_reports_last_flow(config: Pro
     assert result.request.header_values("route") == ["<sip:next.example.net;lr>"]
 
 
+def test_preprocess_skips_an_empty_route_line_before_ours(config: ProxyConfig) -> None:
+    caller = Peer("udp", "192.168.1.20", 5060)
+    extra = (
+        f"Route:\nRoute: <sip:{TOKENS.encode(caller)}@10.0.0.1:5060;lr>, <sip:next.example.net;lr>"
+    )
+    request = build_request("BYE", "sip:8001@192.168.1.30:5060", to_tag="t1", extra=extra)
+    result = preprocess_route(request, config, TOKENS)
+    assert result.removed == 1
+    assert result.flow == caller
+    assert result.request.header_lines("route") == ["<sip:next.example.net;lr>"]
+
+
+def test_flow_tokens_are_cached_both_ways_and_forgeries_are_not() -> None:
+    tokens = FlowTokens(b"secret")
+    peer = Peer("tcp", "192.168.1.30", 41000, 3)
+    token = tokens.encode(peer)
+    assert tokens.encode(Peer("tcp", "192.168.1.30", 41000, 3)) is token
+    assert tokens.decode(token) == peer
+    assert tokens.decode(token) is tokens.decode(token)
+    forged = FlowTokens(b"other").encode(peer)
+    assert tokens.decode(forged) is None
+    assert forged not in tokens._decoded
+
+
 def test_preprocess_keeps_foreign_route(config: ProxyConfig) -> None:
     request = build_request(extra="Route: <sip:other.example.net;lr>")
     result = preprocess_route(request, config, TOKENS)
