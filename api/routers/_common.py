@@ -1,13 +1,16 @@
-"""Helpers shared by the routers: ETags, secret-bearing responses, changes of a PATCH."""
+"""Helpers shared by the routers: ETags, secret-bearing responses, changes of a PATCH,
+and the standard answers of the CRUD routes (a page, one object, a committed write)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Protocol, TypeVar
 
 from fastapi import Path, Query, Response
 from pydantic import BaseModel
 
+from api.deps import AppContext, notify_plan_changed
 from api.schemas.common import MAX_ID, SearchText
+from dialplan.storage.records import Page
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -15,10 +18,18 @@ __all__ = [
     "IdQuery",
     "NameQuery",
     "PrefixQuery",
+    "Versioned",
+    "after_write",
     "changes_of",
     "no_store",
+    "page_of",
     "set_etag",
+    "with_etag",
 ]
+
+PublicT = TypeVar("PublicT", bound=BaseModel)
+PageT = TypeVar("PageT", bound=BaseModel)
+RecordT = TypeVar("RecordT")
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -59,3 +70,32 @@ def no_store(response: Response) -> None:
 def changes_of(body: BaseModel) -> dict[str, Any]:
     """The fields a PATCH body set, without ``version``."""
     return body.model_dump(exclude_unset=True, exclude={"version"})
+
+
+class Versioned(Protocol):
+    """A record with an optimistic-locking version, sent as its ETag."""
+
+    @property
+    def version(self) -> int: ...
+
+
+def page_of(page_schema: type[PageT], item_schema: type[BaseModel], page: Page[RecordT]) -> PageT:
+    """A service's page of records as a ``XsPublic {data, count}`` schema."""
+    return page_schema(
+        data=[item_schema.model_validate(item) for item in page.items], count=page.count
+    )
+
+
+def with_etag(response: Response, schema: type[PublicT], record: Versioned) -> PublicT:
+    """One record as its public schema, its version sent as the ETag."""
+    set_etag(response, record.version)
+    return schema.model_validate(record)
+
+
+def after_write(
+    context: AppContext, response: Response, schema: type[PublicT], record: Versioned
+) -> PublicT:
+    """The answer to a committed create or update: reload the live plan, then
+    :func:`with_etag`."""
+    notify_plan_changed(context)
+    return with_etag(response, schema, record)

@@ -17,7 +17,16 @@ from api.deps import (
     expected_version,
     notify_plan_changed,
 )
-from api.routers._common import ERROR_RESPONSES, IdPath, IdQuery, PrefixQuery, changes_of, set_etag
+from api.routers._common import (
+    ERROR_RESPONSES,
+    IdPath,
+    IdQuery,
+    PrefixQuery,
+    after_write,
+    changes_of,
+    page_of,
+    with_etag,
+)
 from api.schemas import BlockCreate, BlockPublic, BlocksPublic, BlockUpdate
 from dialplan.storage.services import blocks
 from dialplan.storage.services.blocks import BlockChanges, BlockFilter, NewBlock
@@ -38,9 +47,7 @@ def list_blocks(
     """List blocks in number order, filtered by unit and leading digits."""
     filters = BlockFilter(unit_id=unit_id, number_prefix=number_prefix)
     result = blocks.list_blocks(session, filters=filters, skip=page.skip, limit=page.limit)
-    return BlocksPublic(
-        data=[BlockPublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(BlocksPublic, BlockPublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -55,9 +62,7 @@ def create_block(
     record = blocks.create_block(
         session, actor=actor_of(key), realm=context.realm, new=NewBlock(**body.model_dump())
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return BlockPublic.model_validate(record)
+    return after_write(context, response, BlockPublic, record)
 
 
 @router.get("/{block_id}")
@@ -66,8 +71,7 @@ def get_block(
 ) -> BlockPublic:
     """Return one block."""
     record = blocks.get_block(session, block_id=block_id)
-    set_etag(response, record.version)
-    return BlockPublic.model_validate(record)
+    return with_etag(response, BlockPublic, record)
 
 
 @router.patch("/{block_id}")
@@ -89,9 +93,7 @@ def update_block(
         changes=cast(BlockChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return BlockPublic.model_validate(record)
+    return after_write(context, response, BlockPublic, record)
 
 
 @router.delete("/{block_id}", status_code=status.HTTP_204_NO_CONTENT)

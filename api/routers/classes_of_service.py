@@ -17,7 +17,15 @@ from api.deps import (
     expected_version,
     notify_plan_changed,
 )
-from api.routers._common import ERROR_RESPONSES, IdPath, NameQuery, changes_of, set_etag
+from api.routers._common import (
+    ERROR_RESPONSES,
+    IdPath,
+    NameQuery,
+    after_write,
+    changes_of,
+    page_of,
+    with_etag,
+)
 from api.schemas import (
     ClassesOfServicePublic,
     ClassOfServiceCreate,
@@ -42,10 +50,7 @@ def list_classes_of_service(
     result = classes_of_service.list_classes_of_service(
         session, name_contains=name, skip=page.skip, limit=page.limit
     )
-    return ClassesOfServicePublic(
-        data=[ClassOfServicePublic.model_validate(item) for item in result.items],
-        count=result.count,
-    )
+    return page_of(ClassesOfServicePublic, ClassOfServicePublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -63,9 +68,7 @@ def create_class_of_service(
         realm=context.realm,
         new=NewClassOfService(name=body.name, allowed=frozenset(body.allowed)),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return ClassOfServicePublic.model_validate(record)
+    return after_write(context, response, ClassOfServicePublic, record)
 
 
 @router.get("/{cos_id}")
@@ -74,8 +77,7 @@ def get_class_of_service(
 ) -> ClassOfServicePublic:
     """Return one class of service."""
     record = classes_of_service.get_class_of_service(session, cos_id=cos_id)
-    set_etag(response, record.version)
-    return ClassOfServicePublic.model_validate(record)
+    return with_etag(response, ClassOfServicePublic, record)
 
 
 @router.patch("/{cos_id}")
@@ -97,9 +99,7 @@ def update_class_of_service(
         changes=cast(ClassOfServiceChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return ClassOfServicePublic.model_validate(record)
+    return after_write(context, response, ClassOfServicePublic, record)
 
 
 @router.delete("/{cos_id}", status_code=status.HTTP_204_NO_CONTENT)

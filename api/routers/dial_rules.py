@@ -17,7 +17,15 @@ from api.deps import (
     expected_version,
     notify_plan_changed,
 )
-from api.routers._common import ERROR_RESPONSES, IdPath, IdQuery, changes_of, set_etag
+from api.routers._common import (
+    ERROR_RESPONSES,
+    IdPath,
+    IdQuery,
+    after_write,
+    changes_of,
+    page_of,
+    with_etag,
+)
 from api.schemas import DialRuleCreate, DialRulePublic, DialRulesPublic, DialRuleUpdate
 from dialplan.model import DestinationKind
 from dialplan.storage.services import dial_rules
@@ -40,9 +48,7 @@ def list_dial_rules(
     result = dial_rules.list_dial_rules(
         session, destination=destination, trunk_id=trunk_id, skip=page.skip, limit=page.limit
     )
-    return DialRulesPublic(
-        data=[DialRulePublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(DialRulesPublic, DialRulePublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -57,9 +63,7 @@ def create_dial_rule(
     record = dial_rules.create_dial_rule(
         session, actor=actor_of(key), realm=context.realm, new=NewDialRule(**body.model_dump())
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return DialRulePublic.model_validate(record)
+    return after_write(context, response, DialRulePublic, record)
 
 
 @router.get("/{rule_id}")
@@ -68,8 +72,7 @@ def get_dial_rule(
 ) -> DialRulePublic:
     """Return one dial rule."""
     record = dial_rules.get_dial_rule(session, rule_id=rule_id)
-    set_etag(response, record.version)
-    return DialRulePublic.model_validate(record)
+    return with_etag(response, DialRulePublic, record)
 
 
 @router.patch("/{rule_id}")
@@ -91,9 +94,7 @@ def update_dial_rule(
         changes=cast(DialRuleChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return DialRulePublic.model_validate(record)
+    return after_write(context, response, DialRulePublic, record)
 
 
 @router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -22,9 +22,12 @@ from api.routers._common import (
     IdQuery,
     NameQuery,
     PrefixQuery,
+    after_write,
     changes_of,
     no_store,
+    page_of,
     set_etag,
+    with_etag,
 )
 from api.schemas import (
     ExtensionCreate,
@@ -64,9 +67,7 @@ def list_extensions(
         site_id=site_id,
     )
     result = extensions.list_extensions(session, filters=filters, skip=page.skip, limit=page.limit)
-    return ExtensionsPublic(
-        data=[ExtensionPublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(ExtensionsPublic, ExtensionPublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -98,8 +99,7 @@ def get_extension(
 ) -> ExtensionPublic:
     """Return one extension; its ETag is its version."""
     record = extensions.get_extension(session, number=number)
-    set_etag(response, record.version)
-    return ExtensionPublic.model_validate(record)
+    return with_etag(response, ExtensionPublic, record)
 
 
 @router.patch("/{number}")
@@ -121,9 +121,7 @@ def update_extension(
         changes=cast(ExtensionChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return ExtensionPublic.model_validate(record)
+    return after_write(context, response, ExtensionPublic, record)
 
 
 @router.put("/{number}/password")

@@ -23,8 +23,10 @@ from api.routers._common import (
     IdQuery,
     NameQuery,
     PrefixQuery,
+    after_write,
     changes_of,
-    set_etag,
+    page_of,
+    with_etag,
 )
 from api.schemas import (
     ShortNumberCreate,
@@ -58,9 +60,7 @@ def list_short_numbers(
     result = short_numbers.list_short_numbers(
         session, filters=filters, skip=page.skip, limit=page.limit
     )
-    return ShortNumbersPublic(
-        data=[ShortNumberPublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(ShortNumbersPublic, ShortNumberPublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -75,9 +75,7 @@ def create_short_number(
     record = short_numbers.create_short_number(
         session, actor=actor_of(key), realm=context.realm, new=NewShortNumber(**body.model_dump())
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return ShortNumberPublic.model_validate(record)
+    return after_write(context, response, ShortNumberPublic, record)
 
 
 @router.get("/{short_number_id}")
@@ -86,8 +84,7 @@ def get_short_number(
 ) -> ShortNumberPublic:
     """Return one short number."""
     record = short_numbers.get_short_number(session, short_number_id=short_number_id)
-    set_etag(response, record.version)
-    return ShortNumberPublic.model_validate(record)
+    return with_etag(response, ShortNumberPublic, record)
 
 
 @router.patch("/{short_number_id}")
@@ -109,9 +106,7 @@ def update_short_number(
         changes=cast(ShortNumberChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return ShortNumberPublic.model_validate(record)
+    return after_write(context, response, ShortNumberPublic, record)
 
 
 @router.delete("/{short_number_id}", status_code=status.HTTP_204_NO_CONTENT)

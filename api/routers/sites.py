@@ -17,7 +17,16 @@ from api.deps import (
     expected_version,
     notify_plan_changed,
 )
-from api.routers._common import ERROR_RESPONSES, IdPath, IdQuery, NameQuery, changes_of, set_etag
+from api.routers._common import (
+    ERROR_RESPONSES,
+    IdPath,
+    IdQuery,
+    NameQuery,
+    after_write,
+    changes_of,
+    page_of,
+    with_etag,
+)
 from api.schemas import SiteCreate, SitePublic, SitesPublic, SiteUpdate
 from dialplan.storage.services import sites
 from dialplan.storage.services.sites import NewSite, SiteChanges, SiteFilter
@@ -39,9 +48,7 @@ def list_sites(
     """List sites, filtered by unit, name substring and priority."""
     filters = SiteFilter(unit_id=unit_id, name_contains=name, priority=priority)
     result = sites.list_sites(session, filters=filters, skip=page.skip, limit=page.limit)
-    return SitesPublic(
-        data=[SitePublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(SitesPublic, SitePublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -52,9 +59,7 @@ def create_site(
     record = sites.create_site(
         session, actor=actor_of(key), realm=context.realm, new=NewSite(**body.model_dump())
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return SitePublic.model_validate(record)
+    return after_write(context, response, SitePublic, record)
 
 
 @router.get("/{site_id}")
@@ -63,8 +68,7 @@ def get_site(
 ) -> SitePublic:
     """Return one site."""
     record = sites.get_site(session, site_id=site_id)
-    set_etag(response, record.version)
-    return SitePublic.model_validate(record)
+    return with_etag(response, SitePublic, record)
 
 
 @router.patch("/{site_id}")
@@ -86,9 +90,7 @@ def update_site(
         changes=cast(SiteChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return SitePublic.model_validate(record)
+    return after_write(context, response, SitePublic, record)
 
 
 @router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)

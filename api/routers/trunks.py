@@ -17,7 +17,15 @@ from api.deps import (
     expected_version,
     notify_plan_changed,
 )
-from api.routers._common import ERROR_RESPONSES, IdPath, NameQuery, changes_of, set_etag
+from api.routers._common import (
+    ERROR_RESPONSES,
+    IdPath,
+    NameQuery,
+    after_write,
+    changes_of,
+    page_of,
+    with_etag,
+)
 from api.schemas import TrunkCreate, TrunkPublic, TrunksPublic, TrunkUpdate
 from dialplan.storage.services import trunks
 from dialplan.storage.services.trunks import NewTrunk, TrunkChanges
@@ -33,9 +41,7 @@ def list_trunks(
 ) -> TrunksPublic:
     """List trunks in name order."""
     result = trunks.list_trunks(session, name_contains=name, skip=page.skip, limit=page.limit)
-    return TrunksPublic(
-        data=[TrunkPublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(TrunksPublic, TrunkPublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -46,9 +52,7 @@ def create_trunk(
     record = trunks.create_trunk(
         session, actor=actor_of(key), realm=context.realm, new=NewTrunk(**body.model_dump())
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return TrunkPublic.model_validate(record)
+    return after_write(context, response, TrunkPublic, record)
 
 
 @router.get("/{trunk_id}")
@@ -57,8 +61,7 @@ def get_trunk(
 ) -> TrunkPublic:
     """Return one trunk."""
     record = trunks.get_trunk(session, trunk_id=trunk_id)
-    set_etag(response, record.version)
-    return TrunkPublic.model_validate(record)
+    return with_etag(response, TrunkPublic, record)
 
 
 @router.patch("/{trunk_id}")
@@ -80,9 +83,7 @@ def update_trunk(
         changes=cast(TrunkChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return TrunkPublic.model_validate(record)
+    return after_write(context, response, TrunkPublic, record)
 
 
 @router.delete("/{trunk_id}", status_code=status.HTTP_204_NO_CONTENT)

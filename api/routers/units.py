@@ -17,7 +17,16 @@ from api.deps import (
     expected_version,
     notify_plan_changed,
 )
-from api.routers._common import ERROR_RESPONSES, IdPath, IdQuery, NameQuery, changes_of, set_etag
+from api.routers._common import (
+    ERROR_RESPONSES,
+    IdPath,
+    IdQuery,
+    NameQuery,
+    after_write,
+    changes_of,
+    page_of,
+    with_etag,
+)
 from api.schemas import UnitCreate, UnitPublic, UnitsPublic, UnitUpdate
 from dialplan.model import UnitKind
 from dialplan.storage.services import units
@@ -43,9 +52,7 @@ def list_units(
         parent_id=parent_id, kind=kind, name_contains=name, code_prefix=code_prefix
     )
     result = units.list_units(session, filters=filters, skip=page.skip, limit=page.limit)
-    return UnitsPublic(
-        data=[UnitPublic.model_validate(item) for item in result.items], count=result.count
-    )
+    return page_of(UnitsPublic, UnitPublic, result)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -56,9 +63,7 @@ def create_unit(
     record = units.create_unit(
         session, actor=actor_of(key), realm=context.realm, new=NewUnit(**body.model_dump())
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return UnitPublic.model_validate(record)
+    return after_write(context, response, UnitPublic, record)
 
 
 @router.get("/{unit_id}")
@@ -67,8 +72,7 @@ def get_unit(
 ) -> UnitPublic:
     """Return one unit."""
     record = units.get_unit(session, unit_id=unit_id)
-    set_etag(response, record.version)
-    return UnitPublic.model_validate(record)
+    return with_etag(response, UnitPublic, record)
 
 
 @router.patch("/{unit_id}")
@@ -90,9 +94,7 @@ def update_unit(
         changes=cast(UnitChanges, changes_of(body)),
         expected_version=expected_version(if_match, body.version),
     )
-    notify_plan_changed(context)
-    set_etag(response, record.version)
-    return UnitPublic.model_validate(record)
+    return after_write(context, response, UnitPublic, record)
 
 
 @router.delete("/{unit_id}", status_code=status.HTTP_204_NO_CONTENT)
