@@ -327,10 +327,12 @@ async def _start_api(
 def _announce(
     settings: ServeSettings, advertised: str, port: int, credentials: list[DemoCredential]
 ) -> None:
-    if not credentials:
-        return
-    print("Demo numbering plan created. Register a SIP phone with:", flush=True)
+    print("Register a SIP phone with:", flush=True)
     print(f"  registrar/proxy: {advertised}:{port} (UDP or TCP), domain/realm: {settings.domain}")
+    if not credentials:
+        print("  user: an extension number, password: as set through the admin API", flush=True)
+        return
+    print("Demo numbering plan created; its extensions:")
     print("  extension  password          name")
     for credential in credentials:
         print(f"  {credential.number:<10} {credential.password:<17} {credential.display_name}")
