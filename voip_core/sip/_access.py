@@ -13,6 +13,8 @@ Expires (§20.19). Left out: other headers' value grammars (read them as text).
 
 from __future__ import annotations
 
+from typing import Final
+
 from voip_core.sip._syntax import excerpt, parse_bounded_int
 from voip_core.sip.address import NameAddress, parse_name_addr
 from voip_core.sip.exceptions import ParseError
@@ -20,7 +22,7 @@ from voip_core.sip.grammar import split_header_list
 from voip_core.sip.headers import CSeq, Header, header_key, parse_cseq
 from voip_core.sip.via import Via, parse_via_line
 
-__all__ = ["HeaderAccess", "HeaderMemo"]
+__all__ = ["HeaderAccess", "HeaderMemo", "carried_memo"]
 
 #: RFC 3261 §20.19: delta-seconds above 2**32-1 are read as 2**32-1.
 _MAX_DELTA_SECONDS = 2**32 - 1
@@ -44,6 +46,61 @@ class HeaderMemo:
     contacts: tuple[NameAddress, ...] | None = None
     routes: tuple[NameAddress, ...] | None = None
     record_routes: tuple[NameAddress, ...] | None = None
+
+
+#: The memo field that caches the typed value of each header key, for the keys that have one.
+_TYPED_FIELDS: Final = {
+    "via": "vias",
+    "from": "from_",
+    "to": "to",
+    "cseq": "cseq",
+    "contact": "contacts",
+    "route": "routes",
+    "record-route": "record_routes",
+}
+
+
+def carried_memo(source: HeaderAccess, headers: tuple[Header, ...], key: str) -> HeaderMemo:
+    """The memo of a copy of ``source`` whose ``headers`` differ only in lines of ``key``.
+
+    Every edit method changes the lines of one header key and keeps every other line in
+    its order, so the first value and repetition of the other keys, and their typed
+    values, are what ``source`` computed; only ``key``'s entries are taken afresh from
+    ``headers`` (its typed value is left to be parsed when asked for).
+    """
+    memo = HeaderMemo()
+    try:
+        old = source._parsed
+    except AttributeError:
+        return memo
+    index = old.index
+    if index is None:
+        return memo
+    first: str | None = None
+    lines = 0
+    for header in headers:
+        if header.key == key:
+            lines += 1
+            if first is None:
+                first = header.value
+    new_index = dict(index)
+    repeated = set(old.repeated)
+    if first is None:
+        new_index.pop(key, None)
+    else:
+        new_index[key] = first
+    if lines > 1:
+        repeated.add(key)
+    else:
+        repeated.discard(key)
+    memo.index = new_index
+    memo.repeated = repeated
+    memo.vias, memo.from_, memo.to, memo.cseq = old.vias, old.from_, old.to, old.cseq
+    memo.contacts, memo.routes, memo.record_routes = old.contacts, old.routes, old.record_routes
+    field = _TYPED_FIELDS.get(key)
+    if field is not None:
+        setattr(memo, field, None)
+    return memo
 
 
 class HeaderAccess:

@@ -12,8 +12,12 @@ front (RFC 3261 §8.2.1, §16.3), so a message that came out of
 Each message memoises what its accessors computed in a private, non-field slot (a
 :class:`HeaderMemo`), so the parser's validation and every later call share one parse of
 each header. The memo is not a dataclass field: it takes no part in equality, hashing,
-``repr`` or ``dataclasses.replace`` (a modified copy starts with an empty memo). Accessors
-that return lists return fresh lists, so callers cannot alter the memo.
+``repr`` or ``dataclasses.replace`` (a copy made that way starts with an empty memo).
+The edit methods below carry it over instead: a copy with the same header lines (new
+Request-URI or body) shares it, and a copy whose edit changed the lines of one header
+key keeps everything computed for the other keys (``carried_memo``), so a proxy that
+pops a Via or a Route does not parse the rest of the message again. Accessors that
+return lists return fresh lists, so callers cannot alter the memo.
 
 Content-Length is not stored as a header: the parser checks it against the body and drops
 it, and serialisation always writes the true length last (a Content-Length header added
@@ -29,9 +33,9 @@ Contact, Route, Record-Route, Expires. Left out: body handling beyond raw bytes 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from voip_core.sip._access import HeaderAccess, HeaderMemo
+from voip_core.sip._access import HeaderAccess, HeaderMemo, carried_memo
 from voip_core.sip._header_edit import (
     insert_before_first,
     pop_first_value,
@@ -42,7 +46,7 @@ from voip_core.sip._header_edit import (
 )
 from voip_core.sip._slots import member_setter, slot_setters
 from voip_core.sip.address import serialize_name_addr
-from voip_core.sip.headers import Header, make_header
+from voip_core.sip.headers import Header, header_key, make_header
 from voip_core.sip.status import reason_phrase
 from voip_core.sip.uri import Uri, serialize_uri
 from voip_core.sip.via import Via, serialize_via
@@ -64,42 +68,49 @@ class Request(HeaderAccess):
 
     def with_uri(self, uri: Uri) -> Request:
         """Copy with a new Request-URI."""
-        return replace(self, uri=uri)
+        # Same header lines: the copy shares the memo (see the module docstring).
+        return new_request(self.method, uri, self.headers, self.body, self.version, self._memo())
 
     def with_headers(self, headers: tuple[Header, ...]) -> Request:
         """Copy with a new header tuple."""
-        return replace(self, headers=headers)
+        return new_request(self.method, self.uri, headers, self.body, self.version, HeaderMemo())
 
     def with_body(self, body: bytes, content_type: str | None = None) -> Request:
         """Copy with a new body (and Content-Type when given)."""
-        headers = self.headers
-        if content_type is not None:
-            headers = replace_first(headers, "Content-Type", content_type)
-        return replace(self, body=body, headers=headers)
+        if content_type is None:
+            memo = self._memo()
+            return new_request(self.method, self.uri, self.headers, body, self.version, memo)
+        headers = replace_first(self.headers, "Content-Type", content_type)
+        memo = carried_memo(self, headers, "content-type")
+        return new_request(self.method, self.uri, headers, body, self.version, memo)
+
+    def _edited(self, headers: tuple[Header, ...], name: str) -> Request:
+        memo = carried_memo(self, headers, header_key(name))
+        return new_request(self.method, self.uri, headers, self.body, self.version, memo)
 
     def prepend(self, name: str, value: str) -> Request:
         """Copy with a header inserted before every other header."""
-        return replace(self, headers=prepend(self.headers, name, value))
+        return self._edited(prepend(self.headers, name, value), name)
 
     def insert_first(self, name: str, value: str) -> Request:
         """Copy with a header inserted before the first header of the same name."""
-        return replace(self, headers=insert_before_first(self.headers, name, value))
+        return self._edited(insert_before_first(self.headers, name, value), name)
 
     def set_header(self, name: str, value: str) -> Request:
         """Copy with the first header ``name`` replaced (or appended)."""
-        return replace(self, headers=replace_first(self.headers, name, value))
+        return self._edited(replace_first(self.headers, name, value), name)
 
     def append(self, name: str, value: str) -> Request:
         """Copy with a header appended after all others."""
-        return replace(self, headers=(*self.headers, make_header(name, value)))
+        return self._edited((*self.headers, make_header(name, value)), name)
 
     def remove(self, name: str) -> Request:
         """Copy without any header ``name``."""
-        return replace(self, headers=remove_all(self.headers, name))
+        return self._edited(remove_all(self.headers, name), name)
 
     def pop_first_value(self, name: str) -> Request:
         """Copy without the first element of list header ``name`` (top Route...)."""
-        return replace(self, headers=pop_first_value(self.headers, name))
+        return self._edited(pop_first_value(self.headers, name), name)
 
     def __bytes__(self) -> bytes:
         start_line = f"{self.method} {serialize_uri(self.uri)} {self.version}\r\n"
@@ -128,38 +139,47 @@ class Response(HeaderAccess):
 
     def with_headers(self, headers: tuple[Header, ...]) -> Response:
         """Copy with a new header tuple."""
-        return replace(self, headers=headers)
+        return new_response(
+            self.status_code, self.reason, headers, self.body, self.version, HeaderMemo()
+        )
 
     def with_body(self, body: bytes, content_type: str | None = None) -> Response:
         """Copy with a new body (and Content-Type when given)."""
-        headers = self.headers
-        if content_type is not None:
-            headers = replace_first(headers, "Content-Type", content_type)
-        return replace(self, body=body, headers=headers)
+        if content_type is None:
+            memo = self._memo()
+            code, reason = self.status_code, self.reason
+            return new_response(code, reason, self.headers, body, self.version, memo)
+        headers = replace_first(self.headers, "Content-Type", content_type)
+        memo = carried_memo(self, headers, "content-type")
+        return new_response(self.status_code, self.reason, headers, body, self.version, memo)
+
+    def _edited(self, headers: tuple[Header, ...], name: str) -> Response:
+        memo = carried_memo(self, headers, header_key(name))
+        return new_response(self.status_code, self.reason, headers, self.body, self.version, memo)
 
     def prepend(self, name: str, value: str) -> Response:
         """Copy with a header inserted before every other header."""
-        return replace(self, headers=prepend(self.headers, name, value))
+        return self._edited(prepend(self.headers, name, value), name)
 
     def insert_first(self, name: str, value: str) -> Response:
         """Copy with a header inserted before the first header of the same name."""
-        return replace(self, headers=insert_before_first(self.headers, name, value))
+        return self._edited(insert_before_first(self.headers, name, value), name)
 
     def set_header(self, name: str, value: str) -> Response:
         """Copy with the first header ``name`` replaced (or appended)."""
-        return replace(self, headers=replace_first(self.headers, name, value))
+        return self._edited(replace_first(self.headers, name, value), name)
 
     def append(self, name: str, value: str) -> Response:
         """Copy with a header appended after all others."""
-        return replace(self, headers=(*self.headers, make_header(name, value)))
+        return self._edited((*self.headers, make_header(name, value)), name)
 
     def remove(self, name: str) -> Response:
         """Copy without any header ``name``."""
-        return replace(self, headers=remove_all(self.headers, name))
+        return self._edited(remove_all(self.headers, name), name)
 
     def pop_first_value(self, name: str) -> Response:
         """Copy without the first element of list header ``name`` (top Via...)."""
-        return replace(self, headers=pop_first_value(self.headers, name))
+        return self._edited(pop_first_value(self.headers, name), name)
 
     def __bytes__(self) -> bytes:
         start_line = f"{self.version} {self.status_code} {self.reason}\r\n"
