@@ -70,16 +70,20 @@ def check_loop(request: Request, config: ProxyConfig) -> None:
     A spiral (the request came back with another Request-URI) gives another hash and is
     allowed.
     """
+    vias = request.vias()
+    if len(vias) < 2:
+        return  # straight from a UA: no Via of ours below the top one
     ours = {address.host_port.lower() for address in config.listen}
-    current = loop_hash(request)
-    for via in request.vias()[1:] if request.vias() else []:
+    current: str | None = None  # the hash is only needed once a Via of ours turns up
+    for via in vias[1:]:
         if via.sent_by not in ours:
             continue
         branch = via.branch or ""
-        if (
-            branch.startswith(MAGIC_COOKIE)
-            and branch[len(MAGIC_COOKIE) :].split(".", 1)[0] == current
-        ):
+        if not branch.startswith(MAGIC_COOKIE):
+            continue
+        if current is None:
+            current = loop_hash(request)
+        if branch[len(MAGIC_COOKIE) :].split(".", 1)[0] == current:
             raise RemoteProtocolError(
                 "request looped back to this proxy", status_code=482, reason="Loop Detected"
             )

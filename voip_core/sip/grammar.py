@@ -50,6 +50,9 @@ __all__ = [
 
 #: RFC 3261 §25.1 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
 TOKEN_RE: Final = re.compile(rf"[{TOKEN_CHARS}]+")
+#: The rest of a quoted string after its opening quote: a backslash escapes any one
+#: character (RFC 3261 §25.1 quoted-pair), the first other quote closes it.
+_QUOTED_REST: Final = re.compile(r'(?:[^"\\]|\\[\s\S])*"')
 #: The characters that matter when splitting a header list without quoted strings.
 _LIST_DELIMITERS: Final = re.compile(r"[<>,]")
 
@@ -129,17 +132,10 @@ def unquote_string(text: str) -> str:
 
 def find_quote_end(text: str, start: int) -> int:
     """Index just past the quoted string that opens at ``text[start] == '"'``."""
-    i = start + 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            return i + 1
-        i += 1
-    raise ParseError(f"unterminated quoted string in {excerpt(text)}")
+    match = _QUOTED_REST.match(text, start + 1)
+    if match is None:
+        raise ParseError(f"unterminated quoted string in {excerpt(text)}")
+    return match.end()
 
 
 def split_header_list(value: str) -> list[str]:
