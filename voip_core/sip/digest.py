@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Literal
 
+from voip_core.sip._syntax import TOKEN_CHARS
 from voip_core.sip.exceptions import LocalProtocolError, ParseError
 from voip_core.sip.grammar import TOKEN_RE, find_quote_end, quote_string, unquote_string
 from voip_core.sip.message import Request, Response, make_response
@@ -112,6 +113,14 @@ _LWS: Final = " \t"
 # Unquoted parameter values: a token, widened to what real clients send unquoted
 # (``uri=sip:host`` from old phones, base64 nonces with ``/`` and ``=``).
 _BARE_VALUE_RE: Final = re.compile(r"[^ \t,\"]+")
+#: One ``name=value`` of a credentials or challenge list, with the empty elements and
+#: whitespace before it (RFC 7230 §7) and the whitespace after it; a comma or the end
+#: must follow. Group 2 is a quoted value without its quotes, group 3 a bare one.
+_PARAM_RE: Final = re.compile(
+    rf"[ \t,]*([{TOKEN_CHARS}]+)[ \t]*=[ \t]*"
+    r'(?:"((?:[^"\\]|\\[\s\S])*)"|([^ \t,"]+))[ \t]*(?=,|\Z)'
+)
+_PARAMS_END_RE: Final = re.compile(r"[ \t,]*")
 _MAX_SHOWN: Final = 80
 
 
@@ -349,6 +358,35 @@ def _parse_auth_header(value: str, what: str) -> dict[str, tuple[str, bool]]:
     if match.group(1).lower() != "digest":
         raise ParseError(f"unsupported {what} scheme {_shown(match.group(1))}")
     text = match.group(2)
+    params = _split_params_fast(text)
+    if params is not None:
+        return params
+    return _split_params(text, what)
+
+
+def _split_params_fast(text: str) -> dict[str, tuple[str, bool]] | None:
+    """:func:`_split_params` one regex match per parameter, or ``None`` if the text is
+    anything but well formed, for :func:`_split_params` to name the problem."""
+    params: dict[str, tuple[str, bool]] = {}
+    position = 0
+    while True:
+        found = _PARAM_RE.match(text, position)
+        if found is None:
+            if _PARAMS_END_RE.fullmatch(text, position) is None:
+                return None
+            return params or None
+        name, quoted, bare = found.groups()
+        name = name.lower()
+        if name in params:
+            return None
+        if quoted is None:
+            params[name] = (bare, False)
+        else:
+            params[name] = (unquote_string(f'"{quoted}"') if "\\" in quoted else quoted, True)
+        position = found.end()
+
+
+def _split_params(text: str, what: str) -> dict[str, tuple[str, bool]]:
     params: dict[str, tuple[str, bool]] = {}
     i = 0
     n = len(text)
