@@ -15,6 +15,7 @@ Covered:
 - framing: a stream of messages and keep-alives cut into random chunks yields exactly
   the messages; any chunked bytes yield frames or ``ParseError``, with the buffer bounded;
 - the value caches change nothing: a parse after ``clear_caches()`` gives equal values;
+- the digest parameter splitter's one-regex path agrees with its character loop;
 - an edited copy answers every accessor as a fresh message with its lines would, although
   it carries over the memo of the message it was made from.
 
@@ -30,6 +31,7 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from voip_core.sip import digest
 from voip_core.sip._memo import clear_caches
 from voip_core.sip.address import NameAddress, parse_name_addr, serialize_name_addr
 from voip_core.sip.exceptions import ParseError
@@ -319,6 +321,24 @@ def test_edits_carry_over_only_what_they_cannot_change(
         copy = getattr(parsed, edit)(name, value)
     fresh = copy.with_headers(copy.headers)  # same lines, empty memo
     assert _accessors(copy) == _accessors(fresh)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.sampled_from(
+            ["username", "nc", "A-b", "=", '"', "\\", ",", " ", "\t", "x", '"a\\"b"', "é", "\n"]
+        ),
+        max_size=14,
+    ).map("".join)
+)
+def test_digest_parameters_fast_path_agrees_with_the_loop(text: str) -> None:
+    fast = digest._split_params_fast(text)
+    try:
+        slow: object = digest._split_params(text, "Authorization")
+    except ParseError:
+        slow = None  # the fast path must give up and let the loop name the problem
+    assert fast == slow
 
 
 # -- robustness --------------------------------------------------------------------------------
