@@ -37,8 +37,10 @@ class HeaderMemo:
 
     index: dict[str, str] | None = None
     """First value of every header key."""
-    repeated: frozenset[str] | set[str] = frozenset()
-    """Keys that occur on more than one header line (valid once ``index`` is set)."""
+    repeated: tuple[str, ...] = ()
+    """Keys that occur on more than one header line (valid once ``index`` is set). A
+    tuple of strings: the garbage collector stops tracking it, as it would not a set,
+    and every lingering transaction holds a few messages."""
     vias: tuple[Via, ...] | None = None
     from_: NameAddress | None = None
     to: NameAddress | None = None
@@ -84,17 +86,13 @@ def carried_memo(source: HeaderAccess, headers: tuple[Header, ...], key: str) ->
             if first is None:
                 first = header.value
     new_index = dict(index)
-    repeated = set(old.repeated)
     if first is None:
         new_index.pop(key, None)
     else:
         new_index[key] = first
-    if lines > 1:
-        repeated.add(key)
-    else:
-        repeated.discard(key)
+    repeated = tuple(other for other in old.repeated if other != key)
     memo.index = new_index
-    memo.repeated = repeated
+    memo.repeated = (*repeated, key) if lines > 1 else repeated
     memo.vias, memo.from_, memo.to, memo.cseq = old.vias, old.from_, old.to, old.cseq
     memo.contacts, memo.routes, memo.record_routes = old.contacts, old.routes, old.record_routes
     field = _TYPED_FIELDS.get(key)
@@ -132,7 +130,7 @@ class HeaderAccess:
                 else:
                     index[header.key] = header.value
             parsed.index = index
-            parsed.repeated = repeated
+            parsed.repeated = tuple(repeated)
         return index
 
     def _lines(self, key: str) -> list[str]:

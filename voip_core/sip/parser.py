@@ -312,7 +312,7 @@ def _validate(index: dict[str, str], repeated: set[str], headers: list[Header]) 
         raise ParseError(f"missing {', '.join(missing)} header{plural}")
     memo = HeaderMemo()
     memo.index = index
-    memo.repeated = repeated
+    memo.repeated = tuple(repeated) if repeated else ()
     if "via" in repeated:
         memo.vias = tuple(via for h in headers if h.key == "via" for via in parse_via_line(h.value))
     else:
