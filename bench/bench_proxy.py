@@ -29,9 +29,10 @@ and SIPp (``/usr/bin/sipp``) for every load. Then:
    highest passing rates, and ratios are taken between medians of the same run (the
    ceiling and Kamailio start climbing at Ronghe's rate; a figure marked ≥ passed the
    highest rate offered).
-   Then each median is held for ``--sustain-seconds`` against Ronghe alone (longer
-   than RFC 3261 Timer J/L/M, 32 s, so finished transactions expire during the run):
-   the sustained rate is the highest of the median, 90 % and 80 % that passes.
+   Then rates are held for ``--sustain-seconds`` against Ronghe alone (longer than
+   RFC 3261 Timer J/L/M, 32 s, so finished transactions expire during the run): the
+   ladder median first, then a bisection below it (``--sustain-tries`` runs in all);
+   the sustained rate is the highest held.
 4. **Overload**: ``--overload-seconds`` at twice the sustained call rate; counts the
    calls completed, failed and shed (503); waits until the transaction table is empty
    again (``stats`` line, SIGUSR1) and runs ``--step-seconds`` at the sustained rate,
@@ -51,6 +52,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -448,17 +450,18 @@ class Bench:
     def ladders(self) -> None:
         """Rising rates per target, repeated; the highest passing rate of each ladder.
 
-        Ronghe climbs from the lowest rate. The SIPp-to-SIPp ceiling and Kamailio start
-        at the rate Ronghe last passed in the same repeat (stepping down if that fails)
-        and climb from there, which spares the run the low steps every one of them
-        passes. While they run, the transactions Ronghe finished expire (Timer J/L/M).
+        Ronghe climbs from the lowest rate. The SIPp-to-SIPp ceiling and Kamailio climb
+        a coarser list from the highest of its rates Ronghe passed in the same repeat
+        (stepping down if that fails), which spares the run the low steps every one of
+        them passes. While they run, the transactions Ronghe finished expire.
         """
         args = self.args
         kinds = [
-            ("register", args.register_rates, self.registrars, self.register_step),
-            ("call", args.call_rates, self.targets, self.call_step),
-        ]
-        for kind, rates, targets, step_at in kinds:
+            ("register", args.register_rates, args.ceiling_register_rates, self.registrars,
+             self.register_step),
+            ("call", args.call_rates, args.ceiling_call_rates, self.targets, self.call_step),
+        ]  # fmt: skip
+        for kind, ronghe_rates, ceiling_rates, targets, step_at in kinds:
             maxima: dict[str, list[float]] = {name: [] for name in targets}
             topped: dict[str, bool] = {name: False for name in targets}
             for repeat in range(args.repeats):
@@ -466,6 +469,7 @@ class Bench:
                 for name, target in targets.items():
                     if name == "ronghe" and not args.quick:
                         self.wait_drained(40)
+                    rates = ronghe_rates if name == "ronghe" else ceiling_rates
                     first = 0
                     if name != "ronghe":
                         first = max(0, sum(1 for rate in rates if rate <= ronghe_best) - 1)
@@ -505,23 +509,27 @@ class Bench:
         return best
 
     def sustain(self) -> None:
-        """Hold each Ronghe median for --sustain-seconds; step down 10 % on failure."""
+        """Hold rates for --sustain-seconds against Ronghe: first the ladder median, then
+        a bisection between the highest rate held and the lowest that failed (three runs
+        at most, to within 50/s)."""
         args = self.args
         for kind, step_at in (("register", self.register_step), ("call", self.call_step)):
             median = statistics.median(self.run.ladders[kind]["ronghe"])
             target = (self.registrars if kind == "register" else self.targets)["ronghe"]
-            held = 0.0
+            held, failed = 0.0, median + 50
             tried = []
-            for fraction in (1.0, 0.9, 0.8):
-                rate = round(median * fraction)
-                if rate <= 0:
+            rate = median
+            for _ in range(args.sustain_tries):
+                if rate <= 0 or failed - held <= 50:
                     break
                 self.wait_drained(60)
                 step = step_at(target, rate, args.sustain_seconds)
                 tried.append(asdict(step))
                 if step.passed:
                     held = rate
-                    break
+                else:
+                    failed = rate
+                rate = round((held + failed) / 2 / 50) * 50
             self.run.sustained[kind] = {"rate": held, "tried": tried}
             print(f"# sustained {kind}: {held:g}/s", flush=True)
 
@@ -660,8 +668,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=None, help="extensions (20000)")
     parser.add_argument("--contacts", type=int, default=None, help="for memory (100000)")
     parser.add_argument("--memory-rate", type=float, default=2500.0, help="REGISTER/s")
-    parser.add_argument("--call-rates", type=_rates, default=None)
-    parser.add_argument("--register-rates", type=_rates, default=None)
+    parser.add_argument("--sustain-tries", type=int, default=3, help="held runs per kind")
+    parser.add_argument("--call-rates", type=_rates, default=None, help="Ronghe's ladder")
+    parser.add_argument("--register-rates", type=_rates, default=None, help="Ronghe's ladder")
+    parser.add_argument("--ceiling-call-rates", type=_rates, default=None)
+    parser.add_argument("--ceiling-register-rates", type=_rates, default=None)
     parser.add_argument("--no-kamailio", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -673,12 +684,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "overload_seconds": 0.0 if quick else 60.0,
         "users": 500 if quick else 20_000,
         "contacts": 0 if quick else 100_000,
-        "call_rates": [500, 1000, 1500, 2000] if quick else [250, 500, 750, 1000, 1250,
-                                                             1500, 1750, 2000, 2500, 3000,
-                                                             4000, 5000],
-        "register_rates": [1000, 2000, 3000, 4000] if quick else [500, 1000, 1500, 2000,
-                                                                 2500, 3000, 3500, 4000,
-                                                                 5000, 6000, 8000],
+        "call_rates": [500, 1000, 1500, 2000] if quick else [500, 750, 1000, 1250, 1500,
+                                                             1750, 2000, 2500, 3000],
+        "register_rates": [1000, 2000, 3000, 4000] if quick else [1000, 1500, 2000, 2500,
+                                                                 3000, 3500, 4000, 5000,
+                                                                 6000],
+        "ceiling_call_rates": [500, 1000, 1500, 2000] if quick else [500, 1000, 1500, 2000,
+                                                                     3000, 4000, 5000],
+        "ceiling_register_rates": [1000, 2000, 3000, 4000] if quick else [1000, 2000, 3000,
+                                                                         4000, 6000, 8000],
     }  # fmt: skip
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -690,8 +704,15 @@ def _rates(text: str) -> list[float]:
     return [float(part) for part in text.split(",") if part.strip()]
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    # SIGTERM (a timeout, a CI runner) stops the run like Ctrl-C: the finally clause of
+    # main() still stops the server, Kamailio and SIPp, which run in their own sessions.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     started = time.monotonic()
     run = Run(
         command=" ".join([".venv/bin/python", "bench/bench_proxy.py", *(argv or sys.argv[1:])]),
