@@ -269,7 +269,7 @@ class Bench:
         self.args = args
         self.run = run
         self.workdir = temporary_workdir("bench-proxy-")
-        self.ronghe = Ronghe(self.workdir / "ronghe", domain=DOMAIN)
+        self.ronghe = Ronghe(self.workdir / "ronghe", domain=DOMAIN, workers=args.workers)
         self.kamailio: Kamailio | None = None
         self.users = [str(FIRST_NUMBER + n) for n in range(args.users)]
         #: Called in every call; registered only as the UAS's contact (so never forked).
@@ -589,7 +589,8 @@ def report(run: Run) -> str:
         f"{run.machine['sipp']}, {run.machine['kamailio'].split(' (')[0]}; "
         f"load average at start {run.machine['load_average_at_start']}.",
         "",
-        "| Measure | Ronghe | SIPp→SIPp | Kamailio | Ronghe/SIPp | Ronghe/Kamailio |",
+        f"| Measure | Ronghe ({run.options['workers']} SIP processes) | SIPp→SIPp | Kamailio "
+        "| Ronghe/SIPp | Ronghe/Kamailio |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for kind, label in (("register", "REGISTER/s with digest"), ("call", "Calls/s")):
@@ -673,6 +674,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--register-rates", type=_rates, default=None, help="Ronghe's ladder")
     parser.add_argument("--ceiling-call-rates", type=_rates, default=None)
     parser.add_argument("--ceiling-register-rates", type=_rates, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="ronghe serve --workers (SIP processes)"
+    )
     parser.add_argument("--no-kamailio", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)

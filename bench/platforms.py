@@ -110,6 +110,17 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux ``/proc/<pid>/task/*/children``)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
 def status_kib(pid: int, name: str = "VmRSS") -> int:
     """A ``/proc/<pid>/status`` memory field in KiB (0 if the process is gone)."""
     try:
@@ -274,6 +285,8 @@ class Ronghe:
     domain: str = "bench.test"
     max_transactions: int = 400_000
     extra_args: Sequence[str] = ()
+    #: ``ronghe serve --workers``: SIP worker processes.
+    workers: int = 1
     proc: subprocess.Popen[str] | None = None
     sip_port: int = 0
     api_port: int = 0
@@ -294,8 +307,13 @@ class Ronghe:
         assert self.proc is not None
         return self.proc.pid
 
+    def pids(self) -> list[int]:
+        """The server and its worker processes."""
+        return [self.pid, *child_pids(self.pid)]
+
     def meter(self) -> Meter:
-        return Meter(lambda: [self.pid], single_process=True)
+        # One process: its RSS. Workers: their PSS summed, shared pages counted once.
+        return Meter(self.pids, single_process=self.workers == 1)
 
     def _ronghe(self, *args: str, timeout: float = 600.0) -> str:
         cmd = [_ronghe_python(), "-m", "ronghe.cli", *args]
@@ -322,7 +340,8 @@ class Ronghe:
         cmd += ["--database-url", self.database_url, "--domain", self.domain, "--no-demo"]
         cmd += ["--log-level", "warning", "--secret-file", str(self.workdir / "secret")]
         cmd += ["--trusted-network", "127.0.0.0/8", "--max-expires", "7200"]
-        cmd += ["--max-transactions", str(self.max_transactions), *self.extra_args]
+        cmd += ["--max-transactions", str(self.max_transactions), "--workers", str(self.workers)]
+        cmd += self.extra_args
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
         self.proc = subprocess.Popen(
             cmd,

@@ -135,7 +135,16 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         "--max-transactions",
         type=int,
         default=None,
-        help="refuse new requests with 503 above this many live transactions",
+        help="refuse new requests with 503 above this many live transactions (default "
+        "50000, shared equally between the workers)",
+    )
+    add(
+        "--workers",
+        type=int,
+        default=None,
+        help="SIP worker processes sharing the SIP sockets (default 1; the number of CPU "
+        "cores uses them all); registrations are replicated between them, and each "
+        "call's and each extension's messages are handled by one of them",
     )
     add(
         "--secret-file",

@@ -50,6 +50,7 @@ class ServeSettings(BaseSettings):
     min_expires: int = Field(60, ge=1)
     max_expires: int = Field(3600, ge=1)
     max_transactions: int = Field(50_000, ge=100)
+    workers: int = Field(1, ge=1, le=64)
     nonce_lifetime: float = Field(300.0, gt=0)
 
     @field_validator("trusted_networks")

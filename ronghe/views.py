@@ -7,9 +7,9 @@ calls, so every snapshot is taken on the event loop thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from api.ports import CallView, RegistrationView
 from voip_core.proxy.core import Proxy
@@ -23,10 +23,19 @@ _T = TypeVar("_T")
 class ProxyRegistrations:
     """Bindings and calls as the API shows them."""
 
-    def __init__(self, store: BindingStore, proxy: Proxy, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        store: BindingStore,
+        proxy: Proxy,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        remote_calls: Callable[[], Awaitable[list[dict[str, object]]]] | None = None,
+    ) -> None:
         self._store = store
         self._proxy = proxy
         self._loop = loop
+        #: The calls other worker processes carry (``--workers``), as JSON values.
+        self._remote_calls = remote_calls
 
     def _on_loop(self, snapshot: Callable[[], _T]) -> _T:
         async def take() -> _T:
@@ -59,10 +68,10 @@ class ProxyRegistrations:
         return self._on_loop(snapshot)
 
     def active_calls(self) -> Sequence[CallView]:
-        """Calls ringing or established through the proxy."""
+        """Calls ringing or established through the proxy, in every worker process."""
 
-        def snapshot() -> list[CallView]:
-            return [
+        async def gather() -> list[CallView]:
+            views = [
                 CallView(
                     call_id=record.call_id,
                     caller=record.caller,
@@ -72,5 +81,19 @@ class ProxyRegistrations:
                 )
                 for record in self._proxy.calls.values()
             ]
+            if self._remote_calls is not None:
+                for view in await self._remote_calls():
+                    views.append(
+                        CallView(
+                            call_id=str(view["call_id"]),
+                            caller=str(view["caller"]),
+                            callee=str(view["callee"]),
+                            state=str(view["state"]),
+                            started_at=datetime.fromtimestamp(
+                                float(cast(float, view["started_at"])), UTC
+                            ),
+                        )
+                    )
+            return views
 
-        return self._on_loop(snapshot)
+        return asyncio.run_coroutine_threadsafe(gather(), self._loop).result(timeout=10)

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from typing import Protocol
 
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.responses import response_destination
@@ -28,14 +29,19 @@ from voip_core.sip.peer import Peer
 from voip_core.sip.reply import make_error_response
 from voip_core.transaction import TransactionLayer
 from voip_core.transaction.keys import server_key
-from voip_core.transport.manager import TransportManager
 
-__all__ = ["SipNode"]
+__all__ = ["Sender", "SipNode"]
 
 logger = logging.getLogger(__name__)
 
 #: Requests that finish existing work; never refused under overload.
 _NEVER_SHED = frozenset({"ACK", "CANCEL", "BYE"})
+
+
+class Sender(Protocol):
+    """Where the node's messages go: the transport manager, or a worker's cluster router."""
+
+    def send(self, data: bytes, peer: Peer) -> None: ...
 
 
 class SipNode:
@@ -53,7 +59,7 @@ class SipNode:
         self.layer = layer
         self.proxy = proxy
         self._loop = loop
-        self._transports: TransportManager | None = None
+        self._transports: Sender | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._max_transactions = max_transactions
@@ -62,8 +68,8 @@ class SipNode:
         self.internal_errors = 0
         self.malformed_count = 0
 
-    def attach(self, transports: TransportManager) -> None:
-        """Set the transport manager (created after the node, as it calls back into it)."""
+    def attach(self, transports: Sender) -> None:
+        """Set where messages are sent (created after the node, as it calls back into it)."""
         self._transports = transports
 
     # -- input ------------------------------------------------------------------------

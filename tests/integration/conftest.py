@@ -164,12 +164,21 @@ def ronghe_server_factory(tmp_path: Path) -> Iterator[Callable[..., RongheServer
     _stop_servers(servers)
 
 
-@pytest.fixture(scope="module")
-def shared_ronghe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RongheServer]:
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+def shared_ronghe_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[RongheServer]:
     """One server with default options for a whole test module, which saves starting
     one per test; its tests must each use their own extension numbers. Checked at the
-    end of the module like ``ronghe_server``."""
-    server = _start_server(tmp_path_factory.mktemp("shared-server"), None)
+    end of the module like ``ronghe_server``.
+
+    Every test that uses it runs twice: on one SIP process, and on two worker processes
+    (``--workers 2``), where a call's messages and a phone's connection are often in
+    different workers and registrations reach the API's process by replication."""
+    workers = int(request.param)
+    server = _start_server(
+        tmp_path_factory.mktemp(f"shared-server-{workers}"), ["--workers", str(workers)]
+    )
     yield server
     _stop_servers([server])
 

@@ -227,8 +227,11 @@ class NonceManager:
     """Issues and checks stateless nonces, and remembers nonce-counts to stop replays.
 
     ``secret`` must be shared by every process that should accept each other's nonces.
-    ``random_bytes`` is injectable so tests can be deterministic. Like the other engines
-    of the SIP core, an instance belongs to one thread (the event loop's).
+    ``issuer`` (0-255) is written into every nonce; worker processes of one node each
+    use their index, and each accepts only its own nonces, since only the issuer tracks
+    their nonce-counts. ``random_bytes`` is injectable so tests can be deterministic.
+    Like the other engines of the SIP core, an instance belongs to one thread (the event
+    loop's).
     """
 
     def __init__(
@@ -238,7 +241,10 @@ class NonceManager:
         lifetime: float = DEFAULT_NONCE_LIFETIME,
         max_tracked: int = DEFAULT_MAX_TRACKED_NONCES,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        issuer: int = 0,
     ) -> None:
+        if not 0 <= issuer <= 255:
+            raise ValueError(f"nonce issuer {issuer} outside 0..255")
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(
                 f"nonce secret of {len(secret)} bytes below minimum {MIN_SECRET_BYTES}"
@@ -252,6 +258,7 @@ class NonceManager:
         self._lifetime_ms = int(lifetime * 1000)
         self._max_tracked = max_tracked
         self._random_bytes = random_bytes
+        self._issuer = issuer
         # nonce -> (last nc, issue timestamp in ms), oldest first use first.
         self._last_nc: OrderedDict[str, tuple[int, int]] = OrderedDict()
         # Nonces issued at or before this timestamp are stale: one of them was evicted.
@@ -274,8 +281,10 @@ class NonceManager:
             raise LocalProtocolError(
                 f"random_bytes returned {len(random_part)} bytes, not {_NONCE_RANDOM_BYTES}"
             )
-        mac = hmac.new(self._nonce_key, stamp + random_part, hashlib.sha256).digest()
-        raw = stamp + random_part + mac[:_NONCE_MAC_BYTES]
+        # The first random byte names the issuing worker process (see ``issuer``).
+        body = stamp + bytes((self._issuer,)) + random_part[1:]
+        mac = hmac.new(self._nonce_key, body, hashlib.sha256).digest()
+        raw = body + mac[:_NONCE_MAC_BYTES]
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
     def opaque(self, nonce: str) -> str:
@@ -284,7 +293,7 @@ class NonceManager:
         return base64.urlsafe_b64encode(mac.digest()[:_OPAQUE_BYTES]).decode("ascii")
 
     def _decode(self, nonce: str) -> int | None:
-        """The nonce's timestamp in ms when we issued it, else ``None``."""
+        """The nonce's timestamp in ms when this issuer issued it, else ``None``."""
         if len(nonce) != 43 or not nonce.isascii():
             return None
         try:
@@ -299,6 +308,11 @@ class NonceManager:
             return None
         return int.from_bytes(body[:8], "big", signed=True)
 
+    def _issued_elsewhere(self, nonce: str) -> bool:
+        """Whether ``nonce`` (already decoded) came from another worker process."""
+        raw = base64.urlsafe_b64decode(nonce + "=")
+        return raw[8] != self._issuer
+
     def check(self, nonce: str, now: float) -> NonceState:
         """Whether ``nonce`` is ours and still fresh at ``now``."""
         issued_ms = self._decode(nonce)
@@ -308,6 +322,11 @@ class NonceManager:
         if issued_ms > now_ms + _CLOCK_SKEW_MS:
             return NonceState.INVALID
         if now_ms - issued_ms >= self._lifetime_ms or issued_ms <= self._evicted_up_to_ms:
+            return NonceState.EXPIRED
+        if self._issued_elsewhere(nonce):
+            # Its nonce-counts are tracked by the worker that issued it: answering stale
+            # makes the client retry with one of ours without asking its user (RFC 7616
+            # §3.3), and a replay cannot pass once in every worker.
             return NonceState.EXPIRED
         return NonceState.VALID
 

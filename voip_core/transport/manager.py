@@ -28,7 +28,7 @@ import asyncio
 import itertools
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final, cast
 
 from voip_core.sip.exceptions import ParseError
@@ -36,7 +36,7 @@ from voip_core.sip.parser import MAX_MESSAGE_SIZE, StreamFramer
 from voip_core.sip.peer import Peer
 from voip_core.transport.tracer import NullTracer, SipTracer
 
-__all__ = ["MessageHandler", "TransportManager"]
+__all__ = ["MessageHandler", "TransportManager", "bind_tcp", "bind_udp"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,49 @@ def _host_of(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     host = address[0]
     # IPv4-mapped IPv6 from dual-stack sockets: report plain IPv4.
     return host[7:] if host.startswith("::ffff:") and "." in host else host
+
+
+def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A UDP socket bound for SIP: large buffers, IPv6 sockets IPv6-only."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        # Bursts of registrations arrive faster than one event-loop turn drains them.
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
+            except OSError:
+                logger.debug("could not enlarge UDP buffer %s", option)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def bind_tcp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket for SIP; IPv6 sockets IPv6-only."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 class _UdpListener(asyncio.DatagramProtocol):
@@ -188,6 +231,7 @@ class TransportManager:
         idle_timeout: float = 600.0,
         stall_timeout: float = 1.5,
         loop: asyncio.AbstractEventLoop | None = None,
+        connection_ids: Iterator[int] | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self._on_message = on_message
@@ -203,7 +247,8 @@ class TransportManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._by_address: dict[tuple[str, str, int], int] = {}
-        self._ids = itertools.count(1)
+        #: Ids for new connections; worker processes use disjoint, global ones.
+        self._ids = connection_ids if connection_ids is not None else itertools.count(1)
         self._sweeper: asyncio.TimerHandle | None = None
         self.tcp_addresses: list[tuple[str, int]] = []
 
@@ -213,20 +258,11 @@ class TransportManager:
         self, host: str, port: int, *, reuse_port: bool = False
     ) -> tuple[str, int]:
         """Bind a UDP listener; returns the bound (host, port)."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        # Bursts of registrations arrive faster than one event-loop turn drains them.
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
-            except OSError:
-                logger.debug("could not enlarge UDP buffer %s", option)
-        sock.bind((host, port))
+        return await self.serve_udp(bind_udp(host, port, reuse_port=reuse_port))
+
+    async def serve_udp(self, sock: socket.socket) -> tuple[str, int]:
+        """Serve SIP on a bound UDP socket (one a parent process shares with its workers);
+        returns its (host, port)."""
         _transport, protocol = await self.loop.create_datagram_endpoint(
             lambda: _UdpListener(self), sock=sock
         )
@@ -237,12 +273,13 @@ class TransportManager:
         self, host: str, port: int, *, reuse_port: bool = False
     ) -> tuple[str, int]:
         """Start a TCP listener; returns the bound (host, port)."""
+        return await self.serve_tcp(bind_tcp(host, port, reuse_port=reuse_port))
+
+    async def serve_tcp(self, sock: socket.socket) -> tuple[str, int]:
+        """Accept SIP connections on a listening TCP socket (possibly shared with other
+        worker processes, which then take turns accepting); returns its (host, port)."""
         server = await self.loop.create_server(
-            lambda: _StreamConnection(self, next(self._ids), "tcp"),
-            host=host,
-            port=port,
-            reuse_address=True,
-            reuse_port=reuse_port,
+            lambda: _StreamConnection(self, next(self._ids), "tcp"), sock=sock
         )
         self._servers.append(server)
         sockname = server.sockets[0].getsockname()
