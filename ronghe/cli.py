@@ -139,6 +139,20 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         "50000, shared equally between the workers)",
     )
     add(
+        "--overload-queue-kib",
+        type=int,
+        default=None,
+        help="refuse new requests with 503 while more than this many KiB of datagrams "
+        "wait in the UDP receive buffer (default 256, about 200 messages)",
+    )
+    add(
+        "--overload-lag",
+        type=float,
+        default=None,
+        help="refuse new requests with 503 while the event loop runs this many seconds "
+        "late (default 0.2)",
+    )
+    add(
         "--workers",
         type=int,
         default=None,

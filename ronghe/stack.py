@@ -207,6 +207,9 @@ async def build_stack(
         proxy=proxy,
         loop=loop,
         max_transactions=max(100, settings.max_transactions // settings.workers),
+        max_lag=settings.overload_lag,
+        backlog=transports.udp_backlog,
+        max_backlog=settings.overload_queue_kib * 1024,
     )
     node_holder.append(node)
     if router is not None:

@@ -7,9 +7,19 @@ single ``loop.call_at`` is re-armed for the earliest deadline either engine has.
 input is answered here with the 400 the parser describes (or dropped when no response can
 be formed) and never escapes into the transport.
 
-Overload: when more than ``max_transactions`` transactions are live, new requests other
-than ACK, CANCEL and BYE are refused statelessly with 503 and Retry-After (RFC 3261
-§21.5.4), which sheds load until the table drains.
+Overload: new requests other than ACK, CANCEL and BYE are refused statelessly with 503
+and Retry-After (RFC 3261 §21.5.4) while more than ``max_backlog`` bytes of datagrams
+wait in the UDP receive buffers, while the event loop runs late by more than ``max_lag``
+seconds, or while more than ``max_transactions`` transactions are live. Both are
+measured every :data:`LAG_INTERVAL` seconds. The backlog (``backlog()``, the kernel's
+count of queued bytes) grows as soon as datagrams arrive faster than they are handled,
+long before the client transactions time out, while the loop itself stays prompt, since
+it reads a bounded batch per turn; the lag catches the same on stream connections.
+Answering 503 costs a parse and a short reply where a call costs a dozen messages.
+Without shedding, late answers make every client retransmit (Timers A and E double
+only from T1 = 500 ms), the retransmissions add load, and throughput collapses; with
+it, the accepted calls complete and the rest retry later.
+Transactions already begun are never refused: a retransmission is absorbed as usual.
 """
 
 from __future__ import annotations
@@ -18,7 +28,8 @@ import asyncio
 import hashlib
 import logging
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Final, Protocol
 
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.responses import response_destination
@@ -36,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: Requests that finish existing work; never refused under overload.
 _NEVER_SHED = frozenset({"ACK", "CANCEL", "BYE"})
+#: Seconds between two measurements of the event loop's lag.
+LAG_INTERVAL: Final = 0.05
 
 
 class Sender(Protocol):
@@ -55,6 +68,9 @@ class SipNode:
         loop: asyncio.AbstractEventLoop,
         max_transactions: int = 50_000,
         retry_after: int = 5,
+        max_lag: float = 0.2,
+        backlog: Callable[[], int] | None = None,
+        max_backlog: int = 256 * 1024,
     ) -> None:
         self.layer = layer
         self.proxy = proxy
@@ -64,6 +80,17 @@ class SipNode:
         self._timer_at: float | None = None
         self._max_transactions = max_transactions
         self._retry_after = retry_after
+        self._max_lag = max_lag
+        self._backlog = backlog or (lambda: 0)
+        self._max_backlog = max_backlog
+        #: How late the event loop ran at the last measurement, in seconds.
+        self.lag = 0.0
+        #: Bytes waiting in the receive buffers at the last measurement.
+        self.backlog_bytes = 0
+        self._lag_expected = loop.time() + LAG_INTERVAL
+        self._lag_handle: asyncio.TimerHandle | None = loop.call_at(
+            self._lag_expected, self._measure_lag
+        )
         self.shed_count = 0
         self.internal_errors = 0
         self.malformed_count = 0
@@ -89,7 +116,7 @@ class SipNode:
         if (
             isinstance(message, Request)
             and message.method not in _NEVER_SHED
-            and len(self.layer) >= self._max_transactions
+            and self.overloaded
             and self._is_new(message)
         ):
             self._shed(message, peer)
@@ -100,6 +127,22 @@ class SipNode:
         except RemoteProtocolError as error:
             logger.info("refused message from %s: %s", peer, error)
         self._pump(now)
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether new requests are refused now (see the module docstring)."""
+        return (
+            self.backlog_bytes > self._max_backlog
+            or self.lag > self._max_lag
+            or len(self.layer) >= self._max_transactions
+        )
+
+    def _measure_lag(self) -> None:
+        now = self._loop.time()
+        self.lag = max(0.0, now - self._lag_expected)
+        self.backlog_bytes = self._backlog()
+        self._lag_expected = now + LAG_INTERVAL
+        self._lag_handle = self._loop.call_at(self._lag_expected, self._measure_lag)
 
     def _is_new(self, request: Request) -> bool:
         """Whether ``request`` would start a transaction (not a retransmission)."""
@@ -174,7 +217,10 @@ class SipNode:
         self._send(bytes(response), response_destination(request.vias()[0], peer))
 
     def close(self) -> None:
-        """Stop the timer."""
+        """Stop the timers."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._lag_handle is not None:
+            self._lag_handle.cancel()
+            self._lag_handle = None

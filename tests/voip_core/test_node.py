@@ -10,7 +10,9 @@ Covered: a registered phone called through the node with the first INVITE lost (
 retransmission comes from the node's single re-armed timer), a transaction that times out
 with no further input (408 after Timer B), the 400 for a malformed datagram built by
 ``make_error_response`` (RFC 3261 §8.2.6.2 / §16.3 step 1), a datagram without usable
-Via dropped, overload shedding with 503 and Retry-After (§21.5.4) for new requests only,
+Via dropped, overload shedding with 503 and Retry-After (§21.5.4) for new requests only
+(on a full transaction table, a late event loop and a full receive buffer, each ending
+when the cause does),
 a send failure turned into 500 (§16.7 step 6), requests over TCP answered on their
 connection, and a stream stalled in mid-message answered 400 and closed.
 
@@ -20,6 +22,8 @@ Left out: uvloop, the API, several processes sharing a port.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.voip_core.proxy.harness import (
@@ -32,7 +36,7 @@ from tests.voip_core.proxy.harness import (
     invite,
 )
 from tests.voip_core.transport.loopback import WAIT, UdpPeer, run, udp_peer
-from voip_core.node import SipNode
+from voip_core.node import LAG_INTERVAL, SipNode
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.location import StoreLocation
@@ -79,6 +83,9 @@ async def start_node(
     *,
     location: Location | None = None,
     max_transactions: int = 50_000,
+    max_lag: float = 0.2,
+    backlog: Callable[[], int] | None = None,
+    max_backlog: int = 256 * 1024,
 ) -> RunningNode:
     """A node on free loopback ports; a real registrar and location unless ``location``."""
     holder: list[SipNode] = []
@@ -123,6 +130,9 @@ async def start_node(
         loop=asyncio.get_running_loop(),
         max_transactions=max_transactions,
         retry_after=7,
+        max_lag=max_lag,
+        backlog=backlog or manager.udp_backlog,
+        max_backlog=max_backlog,
     )
     holder.append(node)
     node.attach(manager)
@@ -356,6 +366,80 @@ def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
         assert (await expect(caller, 481)).cseq().method == "BYE"
         assert server.node.shed_count == 1
         phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_a_late_event_loop_sheds_new_requests_until_it_catches_up() -> None:
+    async def main() -> None:
+        phone, caller = await udp_peer(), await udp_peer()
+        location = FakeLocation()
+        location.contacts[AOR] = [
+            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
+        ]
+        server = await start_node(location=location, max_lag=0.1)
+        assert not server.node.overloaded
+        time.sleep(0.3)  # the loop is stuck, as under a burst it cannot keep up with
+        await asyncio.sleep(0.01)  # the late lag measurement runs first
+        assert server.node.lag > 0.1
+        late = invite(source=peer_of(caller), credentials=False, call_id="late")
+        caller.send(bytes(late), server.udp)
+        refused = await expect(caller, 503)
+        assert (refused.call_id, refused.header("retry-after")) == ("late", "7")
+
+        await asyncio.sleep(3 * LAG_INTERVAL)  # measured on time again
+        assert not server.node.overloaded
+        accepted = invite(source=peer_of(caller), credentials=False, call_id="on-time")
+        caller.send(bytes(accepted), server.udp)
+        assert (await expect(phone, "INVITE")).call_id == "on-time"
+        assert server.node.shed_count == 1
+        phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_a_full_receive_buffer_sheds_new_requests() -> None:
+    async def main() -> None:
+        phone, caller = await udp_peer(), await udp_peer()
+        location = FakeLocation()
+        location.contacts[AOR] = [
+            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
+        ]
+        queued = [0]
+        server = await start_node(location=location, backlog=lambda: queued[0], max_backlog=1000)
+        queued[0] = 1001
+        await asyncio.sleep(2 * LAG_INTERVAL)
+        assert server.node.backlog_bytes == 1001
+        caller.send(bytes(invite(source=peer_of(caller), call_id="queued")), server.udp)
+        assert (await expect(caller, 503)).call_id == "queued"
+        queued[0] = 1000
+        await asyncio.sleep(2 * LAG_INTERVAL)
+        caller.send(bytes(invite(source=peer_of(caller), call_id="drained")), server.udp)
+        assert (await expect(phone, "INVITE")).call_id == "drained"
+        phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_udp_backlog_counts_datagrams_not_yet_read() -> None:
+    async def main() -> None:
+        caller = await udp_peer()
+        server = await start_node()
+        assert server.manager.udp_backlog() == 0
+        for _ in range(20):
+            caller.send(b"OPTIONS sip:x SIP/2.0\r\n" + b"x" * 500, server.udp)
+        time.sleep(0.1)  # delivered to the socket; the loop has not read them
+        queued = server.manager.udp_backlog()
+        # The kernel counts each datagram's buffer, a little more than its bytes.
+        assert 20 * 500 < queued < 20 * 4096
+        await asyncio.sleep(0.05)
+        assert server.manager.udp_backlog() == 0
         caller.close()
         await server.close()
 

@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import logging
 import socket
+import struct
 from collections.abc import Callable, Iterator
 from typing import Final, cast
 
@@ -48,6 +49,10 @@ ErrorHandler = Callable[[Peer], None]
 #: Datagrams shorter than this cannot be SIP; phones send CRLF or 4 NUL bytes as NAT
 #: keep-alives (RFC 5626 §4.4.1 uses STUN, older phones send junk) — ignore them.
 _MIN_DATAGRAM: Final = 16
+#: Linux ``SO_MEMINFO`` (``include/uapi/asm-generic/socket.h``): the socket's memory
+#: counters, the first being the bytes held by its receive queue.
+_SO_MEMINFO: Final = 55
+_MEMINFO: Final = struct.Struct("9I")
 #: Bytes queued for a TCP connection that is still connecting or flow-controlled.
 _MAX_PENDING: Final = 4 * MAX_MESSAGE_SIZE
 
@@ -105,11 +110,13 @@ class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, manager: TransportManager) -> None:
         self._manager = manager
         self.transport: asyncio.DatagramTransport | None = None
+        self.socket: socket.socket | None = None
         self.local: tuple[str, int] = ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's UDPTransport does not subclass asyncio.DatagramTransport.
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self.socket = transport.get_extra_info("socket")
         sockname = transport.get_extra_info("sockname")
         self.local = (sockname[0], sockname[1])
 
@@ -287,6 +294,19 @@ class TransportManager:
         self.tcp_addresses.append(address)
         self._arm_sweeper()
         return address
+
+    def udp_backlog(self) -> int:
+        """Bytes of datagrams waiting in the UDP receive buffers (Linux; else 0)."""
+        total = 0
+        for listener in self._udp:
+            if listener.socket is None:
+                continue
+            try:
+                raw = listener.socket.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, _MEMINFO.size)
+            except OSError:
+                return 0
+            total += _MEMINFO.unpack(raw)[0]
+        return total
 
     @property
     def udp_addresses(self) -> list[tuple[str, int]]:
