@@ -381,7 +381,7 @@ def test_a_late_event_loop_sheds_new_requests_until_it_catches_up() -> None:
         ]
         server = await start_node(location=location, max_lag=0.1)
         assert not server.node.overloaded
-        time.sleep(0.3)  # the loop is stuck, as under a burst it cannot keep up with
+        time.sleep(0.3)  # noqa: ASYNC251  # the loop is stuck, as under a burst
         await asyncio.sleep(0.01)  # the late lag measurement runs first
         assert server.node.lag > 0.1
         late = invite(source=peer_of(caller), credentials=False, call_id="late")
@@ -434,7 +434,7 @@ def test_udp_backlog_counts_datagrams_not_yet_read() -> None:
         assert server.manager.udp_backlog() == 0
         for _ in range(20):
             caller.send(b"OPTIONS sip:x SIP/2.0\r\n" + b"x" * 500, server.udp)
-        time.sleep(0.1)  # delivered to the socket; the loop has not read them
+        time.sleep(0.1)  # noqa: ASYNC251  # delivered; the loop has not read them
         queued = server.manager.udp_backlog()
         # The kernel counts each datagram's buffer, a little more than its bytes.
         assert 20 * 500 < queued < 20 * 4096

@@ -2,8 +2,8 @@
 
 Everything here is pure: it takes bytes and values and returns values, never doing I/O
 (style guide §2). The names below are the public API; modules whose names start with an
-underscore are internal. ``digest.py`` (RFC 7616 authentication) is imported from its
-own module.
+underscore are internal. ``digest`` (RFC 7616 authentication) is imported from its
+own package.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ Left out: ``qop=auth-int`` (no SIP phone we support uses it; refused), ``userhas
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -742,3 +743,90 @@ def test_select_challenge_prefers_sha256() -> None:
     assert select_challenge(values[:1]).algorithm == "MD5"
     with pytest.raises(ParseError, match="no usable digest challenge among 2 header values"):
         select_challenge(values[1:3])
+
+
+# -- nonce issuers (worker processes of one node) -------------------------------------------
+#
+# Covered: a nonce issued by another issuer with the same secret is EXPIRED (so the
+# client retries with ``stale=true`` without asking its user, RFC 7616 §3.3), only when
+# the digest is right; the issuer's own nonces stay VALID, also for a restarted process
+# with the same index; other secrets stay INVALID whatever the issuer; the issuer byte is
+# covered by the MAC; issuers outside 0..255 are refused.
+
+
+def reissued(nonce: str, issuer: int) -> str:
+    """``nonce`` with its issuer byte (the first after the timestamp) replaced."""
+    raw = bytearray(base64.urlsafe_b64decode(nonce + "="))
+    raw[8] = issuer
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode("ascii")
+
+
+def test_nonce_of_another_issuer_is_expired() -> None:
+    worker_0 = NonceManager(SECRET, issuer=0)
+    worker_1 = NonceManager(SECRET, issuer=1)
+    theirs = worker_1.issue(NOW)
+    ours = worker_0.issue(NOW)
+    assert worker_1.check(theirs, NOW + 1) is NonceState.VALID
+    assert worker_0.check(theirs, NOW + 1) is NonceState.EXPIRED
+    assert worker_1.check(ours, NOW + 1) is NonceState.EXPIRED
+    assert worker_0.check(ours, NOW + 1) is NonceState.VALID
+    restarted_1 = NonceManager(SECRET, issuer=1)
+    assert restarted_1.check(theirs, NOW + 1) is NonceState.VALID
+
+
+def test_nonce_of_another_issuer_keeps_its_other_states() -> None:
+    worker_0 = NonceManager(SECRET, lifetime=10, issuer=0)
+    worker_1 = NonceManager(SECRET, lifetime=10, issuer=1)
+    theirs = worker_1.issue(NOW)
+    assert worker_0.check(theirs, NOW + 10) is NonceState.EXPIRED
+    assert worker_0.check(theirs, NOW - 31) is NonceState.INVALID  # issued in the future
+    other_secret = NonceManager(b"another-secret-0123456789abcdef", issuer=1)
+    assert worker_0.check(other_secret.issue(NOW), NOW) is NonceState.INVALID
+    assert worker_1.check(other_secret.issue(NOW), NOW) is NonceState.INVALID
+
+
+def test_issuer_is_written_into_the_nonce_under_its_mac() -> None:
+    worker_0 = NonceManager(SECRET, random_bytes=fixed_random, issuer=0)
+    worker_7 = NonceManager(SECRET, random_bytes=fixed_random, issuer=7)
+    nonce_0, nonce_7 = worker_0.issue(NOW), worker_7.issue(NOW)
+    assert nonce_0 != nonce_7
+    assert base64.urlsafe_b64decode(nonce_7 + "=")[8] == 7
+    assert base64.urlsafe_b64decode(nonce_0 + "=")[8] == 0
+    # Rewriting the issuer byte breaks the MAC: no worker accepts the result.
+    forged = reissued(nonce_7, 0)
+    assert worker_0.check(forged, NOW) is NonceState.INVALID
+    assert worker_7.check(forged, NOW) is NonceState.INVALID
+
+
+def test_highest_issuer_is_accepted() -> None:
+    worker = NonceManager(SECRET, issuer=255)
+    assert worker.check(worker.issue(NOW), NOW) is NonceState.VALID
+
+
+@pytest.mark.parametrize(
+    ("issuer", "message"),
+    [(256, "nonce issuer 256 outside 0..255"), (-1, "nonce issuer -1 outside 0..255")],
+)
+def test_nonce_manager_refuses_an_issuer_outside_one_byte(issuer: int, message: str) -> None:
+    with pytest.raises(ValueError, match="nonce issuer") as caught:
+        NonceManager(SECRET, issuer=issuer)
+    assert str(caught.value) == message
+
+
+def test_answer_to_another_workers_challenge_is_stale() -> None:
+    worker_0 = NonceManager(SECRET, issuer=0)
+    worker_1 = NonceManager(SECRET, issuer=1)
+    request, _ = answer(worker_1)
+    elsewhere = authenticate(request, realm=REALM, nonces=worker_0, now=NOW + 1, lookup_ha1=lookup)
+    assert elsewhere.status is AuthStatus.STALE
+    assert elsewhere.reason == "nonce expired"
+    assert elsewhere.username == "8001"
+    assert authenticate(request, realm=REALM, nonces=worker_1, now=NOW + 1, lookup_ha1=lookup).ok
+
+
+def test_wrong_answer_to_another_workers_challenge_is_not_stale() -> None:
+    worker_0 = NonceManager(SECRET, issuer=0)
+    request, _ = answer(NonceManager(SECRET, issuer=1), password="guess")
+    result = authenticate(request, realm=REALM, nonces=worker_0, now=NOW + 1, lookup_ha1=lookup)
+    assert result.status is AuthStatus.FAILED
+    assert result.reason == "wrong response for user '8001'"
