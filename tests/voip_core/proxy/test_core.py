@@ -1122,7 +1122,7 @@ def test_failure_of_an_in_dialog_request_is_forwarded(h: ProxyHarness) -> None:
 def test_call_records_are_bounded_oldest_first(
     h: ProxyHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("voip_core.proxy.core._MAX_CALL_RECORDS", 2)
+    monkeypatch.setattr("voip_core.proxy.context._MAX_CALL_RECORDS", 2)
 
     for number in range(3):
         h.deliver(invite(call_id=f"call-{number}"), CALLER)
