@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import redis
 
@@ -37,6 +37,9 @@ from voip_core.storage import RedisBindingStore
 __all__ = ["main"]
 
 logger = logging.getLogger("ronghe")
+
+#: Seconds a starting worker waits for its channels to the other workers.
+_CONNECT_TIMEOUT: Final = 60.0
 
 
 def main() -> int:
@@ -95,6 +98,13 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
         advertised=spec["advertised"],
         advertised_v6=spec["advertised_v6"],
     )
+    # Channels first: the registrations (worker 0's snapshot) and changes made meanwhile
+    # arrive before this worker reads its first message, and what it changes reaches
+    # the others. SIP frames sent to it meanwhile wait in the router.
+    mesh.serve("reload_plan", lambda: asyncio.to_thread(live_plan.reload_now))
+    await mesh.start()
+    async with asyncio.timeout(_CONNECT_TIMEOUT):
+        await mesh.wait_connected()
     stack = await build_stack(
         settings,
         secret=secret,
@@ -106,8 +116,6 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
     )
     mesh.serve("stats", lambda: stack_stats(stack))
     mesh.serve("calls", lambda: call_views(stack))
-    mesh.serve("reload_plan", lambda: asyncio.to_thread(live_plan.reload_now))
-    await mesh.start()
 
     tasks = [
         asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),

@@ -66,6 +66,7 @@ class _Inbound(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self._mesh.inbound.add(self._transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
@@ -91,9 +92,18 @@ class _Inbound(asyncio.Protocol):
                 self._sender = payload[0]
                 self._mesh.hello(self._sender)
                 continue
-            self._mesh.received(self._sender, kind, payload)
+            try:
+                self._mesh.received(self._sender, kind, payload)
+            except Exception:
+                # One frame that cannot be handled must not close the channel and lose
+                # the frames behind it; it is a bug, logged with its traceback.
+                logger.exception(
+                    "handling a %s frame from worker %d failed", kind.name, self._sender
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._mesh.inbound.discard(self._transport)
         if self._sender is not None:
             self._mesh.lost(self._sender)
 
@@ -144,6 +154,8 @@ class Mesh:
         self._pending: dict[int, asyncio.Future[object]] = {}
         self._handlers: dict[str, Callable[[], object]] = {}
         self._answering: set[asyncio.Future[object]] = set()
+        #: Channels other workers opened to this one.
+        self.inbound: set[asyncio.Transport] = set()
         self._stopping = False
         self._connected = asyncio.Event()
         #: Frames dropped because their worker had no open channel or was stuck.
@@ -201,6 +213,9 @@ class Mesh:
             if protocol.transport is not None:
                 protocol.transport.close()
         self._outbound.clear()
+        for transport in list(self.inbound):
+            transport.close()
+        self.inbound.clear()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -277,7 +292,11 @@ class Mesh:
             self._on_frame(sender, kind, payload)
 
     def _answer(self, sender: int, payload: bytes) -> None:
-        request = decode_json(payload)
+        try:
+            request = decode_json(payload)
+        except RemoteProtocolError as error:
+            logger.error("malformed CALL from worker %d: %s", sender, error)
+            return
         if not isinstance(request, dict) or not isinstance(request.get("id"), int):
             logger.error("malformed CALL from worker %d", sender)
             return
@@ -286,7 +305,12 @@ class Mesh:
         if handler is None:
             self._reply(sender, {"id": call_id, "error": "no such method"})
             return
-        result = handler()
+        try:
+            result = handler()
+        except Exception as error:
+            logger.exception("answering %s for worker %d failed", request["method"], sender)
+            self._reply(sender, {"id": call_id, "error": str(error)})
+            return
         if not inspect.isawaitable(result):
             self._reply(sender, {"id": call_id, "result": result})
             return
@@ -308,11 +332,21 @@ class Mesh:
         task.add_done_callback(settled)
 
     def _reply(self, worker: int, reply: dict[str, object]) -> None:
-        self.send(worker, FrameKind.REPLY, encode_json(reply))
+        try:
+            payload = encode_json(reply)
+        except (TypeError, ValueError) as error:
+            logger.error("answer for worker %d cannot be encoded: %s", worker, error)
+            payload = encode_json({"id": reply["id"], "error": f"unencodable answer: {error}"})
+        self.send(worker, FrameKind.REPLY, payload)
 
     def _settle(self, payload: bytes) -> None:
-        reply = decode_json(payload)
+        try:
+            reply = decode_json(payload)
+        except RemoteProtocolError as error:
+            logger.error("malformed REPLY: %s", error)
+            return
         if not isinstance(reply, dict):
+            logger.error("malformed REPLY: not an object")
             return
         future = self._pending.get(cast(int, reply.get("id")))
         if future is None or future.done():

@@ -11,7 +11,8 @@ copy. Expiry needs no messages: every copy purges by the same clock.
 
 A worker that starts (or restarts) receives a snapshot from worker 0 while live changes
 may already arrive from the others; :meth:`~ReplicatedBindingStore.apply_snapshot`
-therefore skips the AORs a live change has set since the worker started.
+therefore skips the AORs a live change (another worker's or its own) has set since the
+worker started.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class ReplicatedBindingStore:
     def replace(self, aor: str, bindings: Sequence[Binding]) -> None:
         """Change the AOR here and record the change for the other workers."""
         self._local.replace(aor, bindings)
+        if self._live is not None:
+            self._live.add(aor)  # newer than whatever a snapshot still in transit holds
         first = not self._changes
         self._changes[aor] = tuple(bindings)
         if first:

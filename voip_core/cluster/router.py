@@ -78,14 +78,19 @@ class ClusterRouter:
         self._node: MessageSink | None = None
         self._transports: Sender | None = None
         self._flush_scheduled = False
+        self._early: list[tuple[int, FrameKind, bytes]] = []
         #: Messages passed to their owner / handled here although another worker owns them.
         self.forwarded = 0
         self.handled_for_absent_owner = 0
 
     def attach(self, node: MessageSink, transports: Sender) -> None:
-        """Set the node and the transports (created after the router)."""
+        """Set the node and the transports (created after the router), and handle the
+        SIP frames that arrived before them."""
         self._node = node
         self._transports = transports
+        early, self._early = self._early, []
+        for sender, kind, payload in early:
+            self.on_frame(sender, kind, payload)
 
     # -- incoming -----------------------------------------------------------------------
 
@@ -110,30 +115,34 @@ class ClusterRouter:
             self._mesh.broadcast(FrameKind.FLOW_ERROR, encode_peer_message(peer))
 
     def on_frame(self, sender: int, kind: FrameKind, payload: bytes) -> None:
-        """A frame from another worker."""
-        assert self._node is not None, "attach() first"
-        assert self._transports is not None, "attach() first"
+        """A frame from another worker (SIP frames wait for :meth:`attach`)."""
         try:
             match kind:
-                case FrameKind.FORWARD:
-                    peer, stream, data = decode_peer_message(payload)
-                    self._node.on_message(data, peer, stream)
-                case FrameKind.SEND:
-                    peer, _stream, data = decode_peer_message(payload)
-                    self._transports.send(data, peer)
-                case FrameKind.FLOW_ERROR:
-                    peer, _stream, _data = decode_peer_message(payload)
-                    self._node.on_transport_error(peer)
                 case FrameKind.BINDINGS:
                     if self._store is not None:
                         self._store.apply(decode_bindings(payload))
                 case FrameKind.SNAPSHOT:
                     if self._store is not None:
                         self._store.apply_snapshot(decode_bindings(payload))
+                case FrameKind.FORWARD | FrameKind.SEND | FrameKind.FLOW_ERROR:
+                    if self._node is None or self._transports is None:
+                        self._early.append((sender, kind, payload))
+                        return
+                    self._sip_frame(kind, payload, self._node, self._transports)
                 case _:
                     logger.error("unexpected %s frame from worker %d", kind.name, sender)
         except RemoteProtocolError as error:
             logger.error("malformed %s frame from worker %d: %s", kind.name, sender, error)
+
+    @staticmethod
+    def _sip_frame(kind: FrameKind, payload: bytes, node: MessageSink, transports: Sender) -> None:
+        peer, stream, data = decode_peer_message(payload)
+        if kind is FrameKind.FORWARD:
+            node.on_message(data, peer, stream)
+        elif kind is FrameKind.SEND:
+            transports.send(data, peer)
+        else:
+            node.on_transport_error(peer)
 
     # -- outgoing -----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from typing import Final
+from urllib.parse import unquote_to_bytes
 
 __all__ = ["ConnectionIds", "connection_owner", "message_owner", "shard_key"]
 
@@ -46,10 +47,13 @@ _USER_RE: Final = re.compile(rb"(?:sips?|tel):([^@;>?\s]+)", re.I)
 
 
 def _header_block(data: bytes) -> bytes:
-    end = data.find(b"\r\n\r\n", 0, _MAX_SCAN)
-    if end < 0:
-        end = data.find(b"\n\n", 0, _MAX_SCAN)
-    return data[: end if end >= 0 else _MAX_SCAN]
+    # The first blank line ends the headers, whether lines end in CRLF or in LF alone.
+    ends = [
+        end
+        for end in (data.find(b"\r\n\r\n", 0, _MAX_SCAN), data.find(b"\n\n", 0, _MAX_SCAN))
+        if end >= 0
+    ]
+    return data[: min(ends)] if ends else data[:_MAX_SCAN]
 
 
 def shard_key(data: bytes) -> bytes | None:
@@ -64,8 +68,17 @@ def shard_key(data: bytes) -> bytes | None:
         to = _TO_RE.search(headers)
         if to is None:
             return None
-        user = _USER_RE.search(to.group(1))
-        return b"to:" + (user.group(1) if user is not None else to.group(1).strip())
+        value = to.group(1)
+        # name-addr: the URI is in angle brackets (a quoted display name may say "sip:").
+        opening = value.rfind(b"<")
+        uri = value[opening + 1 :] if opening >= 0 else value
+        user = _USER_RE.search(uri)
+        if user is None:
+            return b"to:" + value.strip()
+        # %-escapes name the same user as the characters they stand for (RFC 3261 §19.1.4).
+        return b"to:" + (
+            unquote_to_bytes(user.group(1)) if b"%" in user.group(1) else user.group(1)
+        )
     call_id = _CALL_ID_RE.search(headers)
     if call_id is None:
         return None

@@ -132,7 +132,10 @@ def decode_peer_message(payload: bytes) -> tuple[Peer, bool, bytes]:
     end = _PEER.size + host_length
     if end > len(payload):
         raise RemoteProtocolError("peer host is truncated")
-    host = payload[_PEER.size : end].decode("ascii")
+    try:
+        host = payload[_PEER.size : end].decode("ascii")
+    except UnicodeDecodeError:
+        raise RemoteProtocolError("peer host is not ASCII") from None
     peer = Peer(_TRANSPORTS[code], host, port, None if connection_id < 0 else connection_id)
     return peer, bool(stream), payload[end:]
 
@@ -173,6 +176,12 @@ def _number(value: object) -> float:
 def _integer(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _list(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of bindings, got {value!r}")
     return value
 
 
@@ -225,7 +234,7 @@ def decode_bindings(payload: bytes) -> list[BindingChange]:
         raise RemoteProtocolError("bindings payload is not a list")
     try:
         return [
-            (_text(aor), [_binding_from(_text(aor), fields) for fields in bindings])
+            (_text(aor), [_binding_from(_text(aor), fields) for fields in _list(bindings)])
             for aor, bindings in document
         ]
     except (TypeError, ValueError) as error:
