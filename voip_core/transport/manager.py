@@ -63,47 +63,42 @@ def _host_of(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     return host[7:] if host.startswith("::ffff:") and "." in host else host
 
 
-def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A UDP socket bound for SIP: large buffers, IPv6 sockets IPv6-only."""
+def _bound_socket(
+    host: str, port: int, kind: socket.SocketKind, *, reuse_port: bool
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock = socket.socket(family, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        # Bursts of registrations arrive faster than one event-loop turn drains them.
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
-            except OSError:
-                logger.debug("could not enlarge UDP buffer %s", option)
+        if kind == socket.SOCK_DGRAM:
+            # Bursts of registrations arrive faster than one event-loop turn drains them.
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
+                except OSError:
+                    logger.debug("could not enlarge UDP buffer %s", option)
         sock.bind((host, port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(1024)
     except OSError:
         sock.close()
         raise
     sock.setblocking(False)
     return sock
+
+
+def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A UDP socket bound for SIP: large buffers, IPv6 sockets IPv6-only."""
+    return _bound_socket(host, port, socket.SOCK_DGRAM, reuse_port=reuse_port)
 
 
 def bind_tcp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket for SIP; IPv6 sockets IPv6-only."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
+    return _bound_socket(host, port, socket.SOCK_STREAM, reuse_port=reuse_port)
 
 
 class _UdpListener(asyncio.DatagramProtocol):
