@@ -105,6 +105,10 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
     await mesh.start()
     async with asyncio.timeout(_CONNECT_TIMEOUT):
         await mesh.wait_connected()
+        # A call this worker owns may be routed to any registered phone: serve only
+        # with every registration (worker 0 sends them when its channel here opens).
+        while replica is not None and not replica.snapshot_received:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)  # the frames arrive through protocol callbacks
     stack = await build_stack(
         settings,
         secret=secret,
@@ -116,6 +120,7 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
     )
     mesh.serve("stats", lambda: stack_stats(stack))
     mesh.serve("calls", lambda: call_views(stack))
+    logger.info("worker %d serves SIP with %d registrations", index, store.count())
 
     tasks = [
         asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),

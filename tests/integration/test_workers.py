@@ -154,12 +154,13 @@ def test_a_killed_worker_restarts_with_every_registration(
         wait_for(lambda: worker_pids(server) not in ([], [old]), 20, "a new worker process")
         # Ready once worker 0 answers for both again (the new worker said hello).
         wait_for(lambda: "worker 1 (pid" in server.log_tail, 5, "the restart logged")
+        # It serves once its channels are open and worker 0's snapshot has arrived.
         wait_for(
-            lambda: server.log_tail.count("worker-1 dialplan.storage.plan_source") >= 2,
-            20,
-            "the new worker's numbering plan",
+            lambda: server.log_tail.count("worker 1 serves SIP with") >= 2,
+            30,
+            "the new worker serving SIP",
         )
-        time.sleep(1.0)  # its channels open and worker 0's snapshot arrives
+        assert f"worker 1 serves SIP with {len(numbers) + 1} registrations" in server.log_tail
 
         # About half of these calls are owned by the new worker: they reach 8750 only
         # if its copy of the registrations came over in the snapshot.

@@ -93,6 +93,11 @@ class ReplicatedBindingStore:
             if aor not in live:
                 self._local.replace(aor, bindings)
 
+    @property
+    def snapshot_received(self) -> bool:
+        """Whether a whole snapshot has been applied (its empty last batch arrived)."""
+        return self._live is None
+
     def snapshot(self, batch: int = 500) -> Iterator[list[BindingChange]]:
         """Every AOR's bindings in batches of ``batch`` AORs, then one empty batch."""
         by_aor: dict[str, list[Binding]] = {}

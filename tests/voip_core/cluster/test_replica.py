@@ -279,3 +279,15 @@ def test_apply_snapshot_skips_aors_this_worker_changed_since_it_started() -> Non
     target.replace(AOR, [newer])
     target.apply_snapshot([(AOR, (binding_of(AOR),))])
     assert local.get(AOR) == (newer,)
+
+
+def test_snapshot_is_received_once_its_empty_last_batch_arrives() -> None:
+    source, _, _ = replica()
+    source.replace(AOR, [binding_of(AOR)])
+    target, _, _ = replica()
+    batches = list(source.snapshot())
+    assert not target.snapshot_received
+    target.apply_snapshot(batches[0])
+    assert not target.snapshot_received
+    target.apply_snapshot(batches[1])
+    assert target.snapshot_received
