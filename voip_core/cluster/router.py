@@ -147,8 +147,15 @@ class ClusterRouter:
     # -- outgoing -----------------------------------------------------------------------
 
     def send(self, data: bytes, peer: Peer) -> None:
-        """Send for the node: directly, or through the worker holding the connection."""
+        """Send for the node: directly, or through the worker holding the connection.
+
+        Registration changes still pending go first: a 200 to REGISTER must not leave
+        before the other workers have the bindings it confirms, or a worker that dies
+        right after answering would lose them.
+        """
         assert self._transports is not None, "attach() first"
+        if self._flush_scheduled:
+            self._flush_bindings()
         connection_id = peer.connection_id
         if connection_id is not None and peer.transport != "udp":
             owner = connection_owner(connection_id, self._workers)

@@ -534,3 +534,18 @@ def test_sip_frames_before_attach_wait_for_the_node(directory: Path) -> None:
             assert node.messages == [(data, peer, False)]
 
     run(main)
+
+
+def test_pending_registrations_leave_before_the_next_send(directory: Path) -> None:
+    async def main() -> None:
+        async with cluster(directory, 2) as (first, second):
+            first.store.replace(aor(1), [binding_of(1)])
+            first.router.send(b"SIP/2.0 200 OK", Peer("udp", "10.1.2.3", 5060))
+            # Taken and written before the response, in the same loop turn.
+            assert first.store.take_changes() == []
+            assert first.transports.sent == [(b"SIP/2.0 200 OK", Peer("udp", "10.1.2.3", 5060))]
+            await eventually(lambda: second.local.count() == 1)
+            await settle()
+            assert second.channels.kinds() == [FrameKind.BINDINGS]
+
+    run(main)
