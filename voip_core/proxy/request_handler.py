@@ -141,9 +141,11 @@ class RequestHandler:
                 )
                 return
             check_require(request, supported=self._config.supported)
-            self._layer.send_response(
-                key, self._registrar.register(request, source=source, now=wall), now
-            )
+            response = self._registrar.register(request, source=source, now=wall)
+            # RFC 3261 §8.2.7: the challenge is answered statelessly. It is half of every
+            # registration, and over UDP its transaction would otherwise linger 32 s
+            # (Timer J) for nothing: a retransmitted REGISTER just gets a fresh challenge.
+            self._layer.send_response(key, response, now, stateless=response.status_code == 401)
             return
         # §11 / §16.3 step 3: OPTIONS for us, or one that may not travel further, is ours.
         if request.method == "OPTIONS" and (
@@ -202,7 +204,17 @@ class RequestHandler:
         outcome = self._authenticator.authenticate(request, proxy=True, now=wall)
         if isinstance(outcome, Authenticated):
             return CallerContext(extension=outcome.username)
-        self._reply(key, request, outcome.status_code, outcome.reason, now, headers=outcome.headers)
+        # §8.2.7: challenge statelessly where the transaction allows it (not INVITE, whose
+        # non-2xx final response is retransmitted until the ACK, §17.2.1)
+        self._reply(
+            key,
+            request,
+            outcome.status_code,
+            outcome.reason,
+            now,
+            headers=outcome.headers,
+            stateless=request.method != "INVITE",
+        )
         return None
 
     def _route_by_plan(
@@ -400,6 +412,7 @@ class RequestHandler:
         now: float,
         *,
         headers: tuple[tuple[str, str], ...] = (),
+        stateless: bool = False,
     ) -> None:
         tag = hashlib.blake2b(
             f"{request.call_id}|{key}".encode("utf-8", "surrogateescape"), digest_size=6
@@ -411,7 +424,7 @@ class RequestHandler:
             to_tag=tag,
             headers=(*headers, ("Server", self._config.user_agent)),
         )
-        self._layer.send_response(key, response, now)
+        self._layer.send_response(key, response, now, stateless=stateless)
 
 
 def _stamp_via(request: Request, source: Peer) -> Request:

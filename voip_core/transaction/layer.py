@@ -57,6 +57,7 @@ __all__ = ["TransactionLayer"]
 _PROVISIONAL = TransactionInput.PROVISIONAL
 _FINAL_2XX = TransactionInput.FINAL_2XX
 _FINAL_NON_2XX = TransactionInput.FINAL_NON_2XX
+_FINAL_STATELESS = TransactionInput.FINAL_STATELESS
 _ACK = TransactionInput.ACK
 _REQUEST_RETRANSMISSION = TransactionInput.REQUEST_RETRANSMISSION
 
@@ -134,8 +135,14 @@ class TransactionLayer:
         else:
             transaction.handle(core, _response_input(response.status_code), response, now)
 
-    def send_response(self, key: ServerKey, response: Response, now: float) -> None:
+    def send_response(
+        self, key: ServerKey, response: Response, now: float, *, stateless: bool = False
+    ) -> None:
         """Send the TU's ``response`` through server transaction ``key``.
+
+        With ``stateless``, a final response to a non-INVITE request is sent once and the
+        transaction ends at once (RFC 3261 §8.2.7 stateless UAS behaviour, meant for
+        challenges): a retransmitted request starts a new transaction.
 
         It goes to the source of the request. Raises :class:`TransactionError` for an
         unknown key or a response the state does not allow (anything after a non-2xx
@@ -147,7 +154,14 @@ class TransactionLayer:
         to :meth:`server_source`.
         """
         transaction = self._server(key)
-        transaction.handle(self._core, _response_input(response.status_code), response, now)
+        event = _response_input(response.status_code)
+        if stateless:
+            if event is _PROVISIONAL:
+                raise TransactionError(
+                    f"a stateless response must be final, not {response.status_code}"
+                )
+            event = _FINAL_STATELESS
+        transaction.handle(self._core, event, response, now)
 
     def start_client(self, request: Request, destination: Peer, now: float) -> ClientKey:
         """Send ``request`` to ``destination`` in a new client transaction and return its key.

@@ -7,6 +7,12 @@ request is answered with the last response sent. Timer J (64*T1 on UDP, zero on 
 transports) keeps the transaction in COMPLETED long enough to absorb the client's
 retransmissions. No response is retransmitted on a timer: the client's retransmissions
 drive it (§17.2.2). A CANCEL is served by this machine too.
+
+A TU may answer statelessly instead (RFC 3261 §8.2.7, "for example, to respond to
+unauthenticated requests with a challenge"): the final response is sent once and the
+transaction ends at once, without Timer J, so that a flood of unauthenticated requests
+leaves nothing behind. A retransmission of the request then starts a new transaction and
+is answered afresh, which is what a stateless UAS does.
 """
 
 from __future__ import annotations
@@ -86,6 +92,16 @@ def _send_final(
     core.arm_wait(transaction, TransactionInput.TIMER_J, transaction.timers.j, now)
 
 
+def _send_final_once(
+    core: Core,
+    transaction: NonInviteServerTransaction,
+    message: Request | Response | None,
+    now: float,
+) -> None:
+    assert isinstance(message, Response)
+    core.transmit(transaction, message)
+
+
 def _transport_error(
     core: Core,
     transaction: NonInviteServerTransaction,
@@ -104,11 +120,13 @@ TABLE: Final[Table[NonInviteServerTransaction]] = {
     (_TRYING, _Input.PROVISIONAL): (_send_provisional, _PROCEEDING),
     (_TRYING, _Input.FINAL_2XX): (_send_final, _COMPLETED),
     (_TRYING, _Input.FINAL_NON_2XX): (_send_final, _COMPLETED),
+    (_TRYING, _Input.FINAL_STATELESS): (_send_final_once, _TERMINATED),  # §8.2.7
     (_TRYING, _Input.TRANSPORT_ERROR): (_transport_error, _TERMINATED),
     (_PROCEEDING, _Input.REQUEST_RETRANSMISSION): (_resend_last, _PROCEEDING),
     (_PROCEEDING, _Input.PROVISIONAL): (_send_provisional, _PROCEEDING),
     (_PROCEEDING, _Input.FINAL_2XX): (_send_final, _COMPLETED),
     (_PROCEEDING, _Input.FINAL_NON_2XX): (_send_final, _COMPLETED),
+    (_PROCEEDING, _Input.FINAL_STATELESS): (_send_final_once, _TERMINATED),  # §8.2.7
     (_PROCEEDING, _Input.TRANSPORT_ERROR): (_transport_error, _TERMINATED),
     (_COMPLETED, _Input.REQUEST_RETRANSMISSION): (_resend_last, _COMPLETED),
     (_COMPLETED, _Input.TIMER_J): (None, _TERMINATED),

@@ -46,6 +46,8 @@ class TransactionInput(Enum):
     """Client: a 2xx arrived. Server: the TU sends a 2xx."""
     FINAL_NON_2XX = "300-699"
     """Client: a 300-699 arrived. Server: the TU sends a 300-699."""
+    FINAL_STATELESS = "stateless final"
+    """Non-INVITE server: the TU sends a final response and keeps no state for it (§8.2.7)."""
     TIMER_A = "Timer A"
     TIMER_B = "Timer B"
     TIMER_D = "Timer D"

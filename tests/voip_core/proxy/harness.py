@@ -194,13 +194,19 @@ class FakeAuthenticator:
 
 
 class FakeRegistrar:
-    """Answers every REGISTER with 200 and remembers where it came from."""
+    """Answers every REGISTER with 200 (or 401 with ``challenge``) and remembers where it
+    came from."""
 
     def __init__(self) -> None:
         self.registered: list[tuple[str, Peer, float]] = []
+        self.challenge = False
 
     def register(self, request: Request, *, source: Peer, now: float) -> Response:
         self.registered.append((str(request.uri), source, now))
+        if self.challenge:
+            return make_response(
+                request, 401, to_tag="reg1", headers=(("WWW-Authenticate", 'Digest nonce="n"'),)
+            )
         return make_response(request, 200, to_tag="reg1", headers=(("Expires", "3600"),))
 
 

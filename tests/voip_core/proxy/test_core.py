@@ -37,6 +37,9 @@ RFC requirements covered:
 * §16.11 / §16.7: ACK for 2xx and 2xx retransmissions forwarded statelessly; a stray
   response is forwarded only when our Via is on top and another Via follows.
 * §22.3: 407 with the authenticator's challenge; trusted networks are not challenged.
+* §8.2.7: challenges to REGISTER (401) and to non-INVITE requests (407) are answered
+  statelessly (no transaction lingers for Timer J; a retransmission is challenged
+  afresh); INVITE is challenged in its transaction, which retransmits the 407 until ACK.
 * Call records: ringing, confirmed, removed on BYE or failure, bounded oldest first.
 
 Left out: §16.10's stateless forwarding of a CANCEL without a response context (we answer
@@ -866,6 +869,39 @@ def test_register_for_our_domain_goes_to_the_registrar(h: ProxyHarness) -> None:
     assert summary(sent) == ["200>caller"]
     assert h.registrar.registered == [(f"sip:{DOMAIN}", CALLER, h.wall)]
     h.settle()
+
+
+def test_register_challenge_is_stateless(h: ProxyHarness) -> None:
+    h.registrar.challenge = True
+    register = invite(f"sip:{DOMAIN}", method="REGISTER", credentials=False)
+
+    assert summary(h.deliver(register, CALLER)) == ["401>caller"]
+    assert len(h.layer) == 0  # not kept 32 s for Timer J
+    # §8.2.7: a retransmission is a new request, challenged again
+    assert summary(h.deliver(register, CALLER)) == ["401>caller"]
+    assert len(h.registrar.registered) == 2
+    assert h.layer.next_timer() is None
+
+
+def test_accepted_register_keeps_its_transaction_for_retransmissions(h: ProxyHarness) -> None:
+    register = invite(f"sip:{DOMAIN}", method="REGISTER", credentials=False)
+    h.deliver(register, CALLER)
+
+    assert len(h.layer) == 1
+    assert summary(h.deliver(register, CALLER)) == ["200>caller"]  # absorbed, answered again
+    assert len(h.registrar.registered) == 1
+    h.settle()
+
+
+def test_non_invite_challenge_is_stateless_and_invite_challenge_is_not(
+    h: ProxyHarness,
+) -> None:
+    message = invite(method="MESSAGE", credentials=False)
+
+    assert summary(h.deliver(message, CALLER)) == ["407>caller"]
+    assert len(h.layer) == 0
+    h.deliver(invite(credentials=False), CALLER)
+    assert len(h.layer) == 1  # Completed: the 407 is retransmitted until the ACK (§17.2.1)
 
 
 def test_register_for_a_foreign_domain_is_forbidden(h: ProxyHarness) -> None:

@@ -9,6 +9,9 @@ Covered:
 - §17.2.2: a final response (2xx or not) moves to Completed; Timer J is 64*T1 on UDP and
   zero on TCP; responses are never retransmitted on a timer.
 - Misuse: any response after the final one raises TransactionError.
+- §8.2.7: a stateless final response (a challenge) is sent once and ends the transaction
+  at once, from Trying or Proceeding; a retransmitted request is a new request to the TU;
+  a stateless provisional response and a stateless response to INVITE are refused.
 - §17.2.4: a transport error is reported and ends the transaction.
 
 Left out:
@@ -96,6 +99,47 @@ def test_timer_j_is_zero_on_tcp() -> None:
     layer.send_response(key, make_response(options, 200, to_tag="t"), 1.0)
     assert drain_events(layer) == [TransactionTerminated(key)]
     assert layer.next_timer() is None
+
+
+@pytest.mark.parametrize("provisional", [False, True])
+def test_stateless_final_ends_the_transaction_at_once(provisional: bool) -> None:
+    register = make_request("REGISTER")
+    layer, key = server_layer(register)
+    if provisional:
+        layer.send_response(key, make_response(register, 100), 0.1)
+    layer.send_response(key, make_response(register, 401, to_tag="t"), 0.2, stateless=True)
+    assert statuses(layer) == ([100, 401] if provisional else [401])
+    assert drain_events(layer) == [TransactionTerminated(key)]
+    assert len(layer) == 0
+    assert key not in layer
+    assert layer.next_timer() is None
+    # §8.2.7: the retransmission is answered afresh by the TU, in a new transaction
+    layer.receive(register, CLIENT, 0.7)
+    assert drain_events(layer) == [RequestReceived(key, register, CLIENT)]
+    assert layer.server_state(key) is TransactionState.TRYING
+
+
+def test_stateless_response_must_be_final() -> None:
+    options = make_request("OPTIONS", branch="z9hG4bKopt")
+    layer, key = server_layer(options)
+    with pytest.raises(
+        TransactionError, match=exact("a stateless response must be final, not 180")
+    ):
+        layer.send_response(key, make_response(options, 180), 0.1, stateless=True)
+    assert layer.server_state(key) is TransactionState.TRYING
+
+
+def test_stateless_response_to_invite_is_refused() -> None:
+    invite = make_request("INVITE", branch="z9hG4bKinv")
+    layer = TransactionLayer(TimerConfig())
+    layer.receive(invite, CLIENT, 0.0)
+    key = next(e.key for e in drain_events(layer) if isinstance(e, RequestReceived))
+    message = (
+        "INVITE server transaction z9hG4bKinv has no transition for FINAL_STATELESS in PROCEEDING"
+    )
+    with pytest.raises(TransactionError, match=exact(message)):
+        layer.send_response(key, make_response(invite, 407, to_tag="t"), 0.1, stateless=True)
+    assert layer.server_state(key) is TransactionState.PROCEEDING
 
 
 def test_response_after_the_final_one_is_refused() -> None:

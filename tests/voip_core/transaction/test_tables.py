@@ -123,7 +123,12 @@ NETWORK_INPUTS = {
     "invite_server": {_I.REQUEST_RETRANSMISSION, _I.ACK, _I.TRANSPORT_ERROR},
     "non_invite_server": {_I.REQUEST_RETRANSMISSION, _I.TRANSPORT_ERROR},
 }
-_RESPONSE_STATUS = {_I.PROVISIONAL: 180, _I.FINAL_2XX: 200, _I.FINAL_NON_2XX: 486}
+_RESPONSE_STATUS = {
+    _I.PROVISIONAL: 180,
+    _I.FINAL_2XX: 200,
+    _I.FINAL_NON_2XX: 486,
+    _I.FINAL_STATELESS: 401,
+}
 
 
 def _input_message(transaction: Transaction, event: TransactionInput) -> Request | Response | None:
