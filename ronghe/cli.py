@@ -143,7 +143,8 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         type=int,
         default=None,
         help="refuse new requests with 503 while more than this many KiB of datagrams "
-        "wait in the UDP receive buffer (default 256, about 200 messages)",
+        "wait in the UDP receive buffer (default 1024: about 800 short messages as the "
+        "kernel counts them, a few tenths of a second of work)",
     )
     add(
         "--overload-lag",

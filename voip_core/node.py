@@ -70,7 +70,7 @@ class SipNode:
         retry_after: int = 5,
         max_lag: float = 0.2,
         backlog: Callable[[], int] | None = None,
-        max_backlog: int = 256 * 1024,
+        max_backlog: int = 1024 * 1024,
     ) -> None:
         self.layer = layer
         self.proxy = proxy
