@@ -106,27 +106,30 @@ def forward_request(
     """
     outgoing = config.listen_for(target.destination.transport, ":" in target.destination.host)
     incoming = config.listen_for(source.transport, ":" in source.host)
-    forwarded = request.with_uri(target.uri)
     # Step 3: Max-Forwards.
     max_forwards = request.header("max-forwards")
     value = config.default_max_forwards if max_forwards is None else int(max_forwards) - 1
-    forwarded = forwarded.set_header("Max-Forwards", str(value))
-    # Step 4: Record-Route, one entry per side, top entry facing the target.
-    if record_route:
-        forwarded = forwarded.prepend(
-            "Record-Route", _record_route(incoming, tokens.encode(source))
-        )
-        forwarded = forwarded.prepend(
-            "Record-Route", _record_route(outgoing, tokens.encode(target.destination))
-        )
-    # Step 6 for RFC 3327: the registered Path becomes the route to the contact.
-    for hop in reversed(target.path):
-        forwarded = forwarded.insert_first("Route", hop)
     # Step 8: our Via on top.
     via = f"SIP/2.0/{outgoing.transport.upper()} {outgoing.host_port};branch={branch}"
     if outgoing.transport == "udp":
         via += ";rport"
-    return forwarded.prepend("Via", via)
+    # Step 4: Record-Route, one entry per side, the top entry facing the target.
+    record_routes = (
+        (
+            ("Record-Route", _record_route(outgoing, tokens.encode(target.destination))),
+            ("Record-Route", _record_route(incoming, tokens.encode(source))),
+        )
+        if record_route
+        else ()
+    )
+    # Step 6 for RFC 3327: the registered Path becomes the route to the contact.
+    for hop in reversed(target.path):
+        request = request.insert_first("Route", hop)
+    return request.with_edits(
+        uri=target.uri,
+        replace=(("Max-Forwards", str(value)),),
+        prepend=(("Via", via), *record_routes),
+    )
 
 
 def _record_route(address: ListenAddress, token: str) -> str:

@@ -396,8 +396,8 @@ class RequestHandler:
         )
         outgoing = self._config.listen_for(destination.transport, ":" in destination.host)
         via = f"SIP/2.0/{outgoing.transport.upper()} {outgoing.host_port};branch={branch}"
-        forwarded = (
-            _stamp_via(ack, source).set_header("Max-Forwards", str(value)).prepend("Via", via)
+        forwarded = _stamp_via(ack, source).with_edits(
+            replace=(("Max-Forwards", str(value)),), prepend=(("Via", via),)
         )
         return Outbound(forwarded, destination)
 
@@ -437,7 +437,7 @@ def _stamp_via(request: Request, source: Peer) -> Request:
         stamped = stamped.with_param("rport", str(source.port))
     if stamped is top:
         return request
-    return request.pop_first_value("via").insert_first("Via", str(stamped))
+    return request.replace_first_value("Via", str(stamped))
 
 
 def _host(uri: object) -> str:

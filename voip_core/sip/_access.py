@@ -62,13 +62,13 @@ _TYPED_FIELDS: Final = {
 }
 
 
-def carried_memo(source: HeaderAccess, headers: tuple[Header, ...], key: str) -> HeaderMemo:
-    """The memo of a copy of ``source`` whose ``headers`` differ only in lines of ``key``.
+def carried_memo(source: HeaderAccess, headers: tuple[Header, ...], *keys: str) -> HeaderMemo:
+    """The memo of a copy of ``source`` whose ``headers`` differ only in lines of ``keys``.
 
-    Every edit method changes the lines of one header key and keeps every other line in
-    its order, so the first value and repetition of the other keys, and their typed
-    values, are what ``source`` computed; only ``key``'s entries are taken afresh from
-    ``headers`` (its typed value is left to be parsed when asked for).
+    Every edit method changes the lines of the header keys it names and keeps every other
+    line in its order, so the first value and repetition of the other keys, and their
+    typed values, are what ``source`` computed; only the entries of ``keys`` are taken
+    afresh from ``headers`` (their typed values are left to be parsed when asked for).
     """
     memo = HeaderMemo()
     try:
@@ -78,26 +78,25 @@ def carried_memo(source: HeaderAccess, headers: tuple[Header, ...], key: str) ->
     index = old.index
     if index is None:
         return memo
-    first: str | None = None
-    lines = 0
-    for header in headers:
-        if header.key == key:
-            lines += 1
-            if first is None:
-                first = header.value
-    new_index = dict(index)
-    if first is None:
-        new_index.pop(key, None)
-    else:
-        new_index[key] = first
-    repeated = tuple(other for other in old.repeated if other != key)
-    memo.index = new_index
-    memo.repeated = (*repeated, key) if lines > 1 else repeated
+    new_index = index.copy()
+    repeated = old.repeated
     memo.vias, memo.from_, memo.to, memo.cseq = old.vias, old.from_, old.to, old.cseq
     memo.contacts, memo.routes, memo.record_routes = old.contacts, old.routes, old.record_routes
-    field = _TYPED_FIELDS.get(key)
-    if field is not None:
-        setattr(memo, field, None)
+    for key in keys:
+        values = [header[2] for header in headers if header[0] == key]
+        if values:
+            new_index[key] = values[0]
+        else:
+            new_index.pop(key, None)
+        if key in repeated:
+            repeated = tuple(other for other in repeated if other != key)
+        if len(values) > 1:
+            repeated = (*repeated, key)
+        field = _TYPED_FIELDS.get(key)
+        if field is not None:
+            setattr(memo, field, None)
+    memo.index = new_index
+    memo.repeated = repeated
     return memo
 
 

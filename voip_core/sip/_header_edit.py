@@ -51,6 +51,21 @@ def pop_first_value(headers: tuple[Header, ...], name: str) -> tuple[Header, ...
     return headers
 
 
+def replace_first_value(headers: tuple[Header, ...], name: str, value: str) -> tuple[Header, ...]:
+    """Replace the first list element of header ``name`` (e.g. the top Via), keeping the
+    line's spelling and the other elements; insert it first of all if there is none."""
+    key = header_key(name)
+    for index, header in enumerate(headers):
+        if header.key == key:
+            if "," in header.value:
+                rest = split_header_list(header.value)[1:]
+                if rest:
+                    value = ", ".join((value, *rest))
+            kept = Header(key, header.name, value)
+            return (*headers[:index], kept, *headers[index + 1 :])
+    return (make_header(name, value), *headers)
+
+
 def serialize_message(start_line: str, headers: tuple[Header, ...], body: bytes) -> bytes:
     """Start line, headers (minus any Content-Length) and the true Content-Length + body."""
     lines = [f"{name}: {value}\r\n" for key, name, value in headers if key != "content-length"]

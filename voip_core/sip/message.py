@@ -42,6 +42,7 @@ from voip_core.sip._header_edit import (
     prepend,
     remove_all,
     replace_first,
+    replace_first_value,
     serialize_message,
 )
 from voip_core.sip._slots import member_setter, slot_setters
@@ -111,6 +112,35 @@ class Request(HeaderAccess):
     def pop_first_value(self, name: str) -> Request:
         """Copy without the first element of list header ``name`` (top Route...)."""
         return self._edited(pop_first_value(self.headers, name), name)
+
+    def replace_first_value(self, name: str, value: str) -> Request:
+        """Copy with the first element of list header ``name`` replaced (top Via...)."""
+        return self._edited(replace_first_value(self.headers, name, value), name)
+
+    def with_edits(
+        self,
+        *,
+        uri: Uri | None = None,
+        replace: Iterable[tuple[str, str]] = (),
+        prepend: Iterable[tuple[str, str]] = (),
+    ) -> Request:
+        """Copy with several edits made at once, as a proxy forwards a request (§16.6):
+        a new Request-URI, the first header of each name in ``replace`` replaced (or
+        appended), then the headers of ``prepend`` put before every other header, in
+        their order (the first ends on top). The same as the single edits one after
+        the other, for one copy and one memo."""
+        headers = self.headers
+        keys: list[str] = []
+        for name, value in replace:
+            headers = replace_first(headers, name, value)
+            keys.append(header_key(name))
+        added = tuple(make_header(name, value) for name, value in prepend)
+        if added:
+            headers = (*added, *headers)
+            keys.extend({header.key: None for header in added})
+        memo = carried_memo(self, headers, *keys)
+        uri = self.uri if uri is None else uri
+        return new_request(self.method, uri, headers, self.body, self.version, memo)
 
     def __bytes__(self) -> bytes:
         start_line = f"{self.method} {serialize_uri(self.uri)} {self.version}\r\n"

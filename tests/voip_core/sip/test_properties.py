@@ -17,7 +17,9 @@ Covered:
 - the value caches change nothing: a parse after ``clear_caches()`` gives equal values;
 - the digest parameter splitter's one-regex path agrees with its character loop;
 - an edited copy answers every accessor as a fresh message with its lines would, although
-  it carries over the memo of the message it was made from.
+  it carries over the memo of the message it was made from; several edits made at once
+  (``with_edits``) equal the same edits one by one, and replacing the first element of a
+  list header equals removing it and inserting the new one.
 
 Failures found while writing these are pinned with ``@example``. Left out: the state
 machine properties, which belong to the transaction layer.
@@ -321,6 +323,51 @@ def test_edits_carry_over_only_what_they_cannot_change(
         copy = getattr(parsed, edit)(name, value)
     fresh = copy.with_headers(copy.headers)  # same lines, empty memo
     assert _accessors(copy) == _accessors(fresh)
+
+
+@SETTINGS
+@given(
+    MESSAGES,
+    st.lists(st.tuples(EDIT_NAMES, EDIT_VALUES), max_size=3),
+    st.lists(st.tuples(EDIT_NAMES, EDIT_VALUES), max_size=3),
+)
+def test_several_edits_at_once_equal_the_single_edits(
+    message: Request | Response,
+    replace: list[tuple[str, str]],
+    prepend: list[tuple[str, str]],
+) -> None:
+    parsed = parse_message(bytes(message))
+    if not isinstance(parsed, Request):
+        return
+    _accessors(parsed)
+    uri = parse_uri("sip:8001@10.0.0.9:5062")
+    copy = parsed.with_edits(uri=uri, replace=replace, prepend=prepend)
+    one_by_one = parsed.with_uri(uri)
+    for name, value in replace:
+        one_by_one = one_by_one.set_header(name, value)
+    for name, value in reversed(prepend):
+        one_by_one = one_by_one.prepend(name, value)
+    assert copy == one_by_one
+    assert _accessors(copy) == _accessors(copy.with_headers(copy.headers))
+
+
+@SETTINGS
+@given(MESSAGES, EDIT_NAMES, EDIT_VALUES.filter(bool))  # one element, never an empty one
+def test_replacing_the_first_value_keeps_the_others(
+    message: Request | Response, name: str, value: str
+) -> None:
+    parsed = parse_message(bytes(message))
+    if not isinstance(parsed, Request):
+        return
+    _accessors(parsed)
+    try:
+        expected = parsed.pop_first_value(name).insert_first(name, value)
+    except ParseError:
+        return  # an unsplittable list (the generated values never are)
+    copy = parsed.replace_first_value(name, value)
+    assert _accessors(copy) == _accessors(copy.with_headers(copy.headers))
+    # the same elements in the same order, whether on one line or two
+    assert _accessors(copy)[:-2] == _accessors(expected)[:-2]
 
 
 @SETTINGS
