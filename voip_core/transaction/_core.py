@@ -335,8 +335,18 @@ class Core:
         transaction.wait_timer = None
         if delay <= 0:
             transaction.fire_now = timer_input
-        else:
-            transaction.wait_timer = self._push(transaction, timer_input, now + delay)
+            return
+        transaction.wait_timer = self._push(transaction, timer_input, now + delay)
+        # The transaction now lingers only to absorb retransmissions (32 s on UDP for
+        # Timers J, L and M): keep the lines of its messages, which is all a resend
+        # needs, and let the values parsed from them go (parsed again if ever asked for).
+        # Under load most live transactions are lingering ones.
+        request = transaction.request
+        transaction.request = request.with_headers(request.headers)
+        if isinstance(transaction, ServerTransaction):
+            response = transaction.last_response
+            if response is not None:
+                transaction.last_response = response.with_headers(response.headers)
 
     def cancel_retransmit(self, transaction: Transaction) -> None:
         """Stop Timer A, E or G."""

@@ -14,6 +14,8 @@ Covered:
   duplicate key, no Via) with exact messages; queries on unknown keys raise.
 - The timer heap keeps dead entries bounded, and the layer empties (len == 0, no timer)
   once every timer has fired.
+- A lingering transaction (Timers D, I, J, K, L, M) keeps its messages' lines, not the
+  values parsed from them, and still answers a retransmission with the same bytes.
 - __all__ is sorted and complete.
 
 Left out:
@@ -357,6 +359,38 @@ def test_dead_timer_entries_stay_bounded() -> None:
     assert len(layer) == 0
     assert layer.next_timer() is None
     assert layer._core.heap == []  # noqa: SLF001
+
+
+def _parsed_vias(message: Request | Response) -> object:
+    return message._parsed.vias  # noqa: SLF001 - white-box check of what a message keeps
+
+
+def test_lingering_server_transaction_keeps_lines_not_parsed_values() -> None:
+    layer = new_layer()
+    request = make_request("REGISTER")
+    request.vias()  # parsed, as the TU does
+    layer.receive(request, CLIENT, 0.0)
+    [key] = received_keys(layer)
+    response = make_response(request, 200, to_tag="t")
+    response.vias()
+    layer.send_response(key, response, 0.1)
+    [sent] = layer.messages_to_send()
+    assert _parsed_vias(layer.server_request(key)) is None  # Completed: Timer J runs
+    assert layer.server_request(key) == request
+    layer.receive(request, CLIENT, 0.5)  # a retransmission gets the same response again
+    [again] = layer.messages_to_send()
+    assert bytes(again.message) == bytes(sent.message)
+    assert again.message.vias() == response.vias()  # parsed again when asked for
+
+
+def test_lingering_client_transaction_keeps_lines_not_parsed_values() -> None:
+    layer = new_layer()
+    request = make_request("OPTIONS")
+    request.vias()
+    key = layer.start_client(request, SERVER, 0.0)
+    layer.receive(make_response(request, 200, to_tag="t"), SERVER, 0.1)  # Completed: Timer K
+    assert _parsed_vias(layer.client_request(key)) is None
+    assert layer.client_request(key) == request
 
 
 def keep_invite_2xx(number: int, direction: str, message: Request | Response) -> bool:
