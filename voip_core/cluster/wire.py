@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import json
 import struct
+import sys
 from collections.abc import Sequence
 from typing import Final
 
@@ -206,12 +207,17 @@ def _binding_from(aor: str, fields: object) -> Binding:
         expires_at=_number(expires_at),
         call_id=_text(call_id),
         cseq=_integer(cseq),
+        # Interned as the transports and the parser share them, so that every worker's
+        # copy of the registrations holds one string per address and per phone model.
         source=Peer(
-            _text(transport), _text(host), _integer(port), _optional_integer(connection_id)
+            sys.intern(_text(transport)),
+            sys.intern(_text(host)),
+            _integer(port),
+            _optional_integer(connection_id),
         ),
         registered_at=_number(registered_at),
         q=None if q is None else _number(q),
-        user_agent=_optional_text(user_agent),
+        user_agent=None if user_agent is None else sys.intern(_text(user_agent)),
         instance_id=_optional_text(instance_id),
         reg_id=_optional_integer(reg_id),
         path=tuple(_text(value) for value in path),

@@ -29,6 +29,7 @@ import itertools
 import logging
 import socket
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from typing import Final, cast
 
@@ -60,7 +61,11 @@ _MAX_PENDING: Final = 4 * MAX_MESSAGE_SIZE
 def _host_of(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     host = address[0]
     # IPv4-mapped IPv6 from dual-stack sockets: report plain IPv4.
-    return host[7:] if host.startswith("::ffff:") and "." in host else host
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    # One string per address, not one per datagram: every binding and transaction keeps
+    # the host of its peer, and phones behind one NAT share it.
+    return sys.intern(host)
 
 
 def _bound_socket(

@@ -253,6 +253,18 @@ def test_bindings_round_trip_with_every_field() -> None:
     ]
 
 
+def test_decoded_bindings_share_one_string_per_address_and_phone_model() -> None:
+    agent = "Yealink SIP-T46U 108.86.0.20"
+    bindings = [
+        make_binding(contact=f"sip:8001@10.1.2.3:{5060 + n}", user_agent=agent) for n in range(3)
+    ]
+    [(_, decoded)] = decode_bindings(encode_bindings([(AOR, bindings)]))
+    assert decoded == bindings
+    assert len({id(binding.source.host) for binding in decoded}) == 1
+    assert len({id(binding.source.transport) for binding in decoded}) == 1
+    assert len({id(binding.user_agent) for binding in decoded}) == 1
+
+
 def test_bindings_keep_text_that_was_not_utf8_on_the_wire() -> None:
     raw_agent = b"Phone \xff\xfe 2.0".decode("utf-8", "surrogateescape")
     binding = make_binding(user_agent=raw_agent, call_id="c\udc80@h")

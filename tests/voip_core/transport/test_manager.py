@@ -124,6 +124,26 @@ def test_udp_datagram_is_delivered_and_the_reply_leaves_from_the_listener() -> N
     run(main)
 
 
+def test_datagrams_from_one_address_share_one_host_string() -> None:
+    async def main() -> None:
+        inbox = Inbox()
+        manager = manager_for(inbox)
+        listener = await manager.listen_udp("127.0.0.1", 0)
+        phone = await udp_peer()
+
+        phone.send(REGISTER, listener)
+        phone.send(REGISTER, listener)
+        first = (await inbox.message())[1]
+        second = (await inbox.message())[1]
+
+        assert first.host == second.host == "127.0.0.1"
+        assert first.host is second.host  # bindings and transactions keep it
+        phone.close()
+        await manager.close()
+
+    run(main)
+
+
 def test_short_udp_keepalives_are_ignored() -> None:
     async def main() -> None:
         inbox = Inbox()
