@@ -49,7 +49,7 @@ class ServeSettings(BaseSettings):
     secret_file: Path = Path("ronghe.secret")
     min_expires: int = Field(60, ge=1)
     max_expires: int = Field(3600, ge=1)
-    max_transactions: int = Field(50_000, ge=100)
+    max_transactions: int = Field(200_000, ge=100)
     workers: int = Field(1, ge=1, le=64)
     overload_queue_kib: int = Field(1024, ge=16)
     overload_lag: float = Field(0.2, gt=0)

@@ -66,7 +66,7 @@ class SipNode:
         layer: TransactionLayer,
         proxy: Proxy,
         loop: asyncio.AbstractEventLoop,
-        max_transactions: int = 50_000,
+        max_transactions: int = 200_000,
         retry_after: int = 5,
         max_lag: float = 0.2,
         backlog: Callable[[], int] | None = None,
