@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
+from typing import Final
 
 from ronghe.addresses import local_addresses, primary_address
 from ronghe.settings import ServeSettings
@@ -37,6 +38,11 @@ __all__ = ["Listeners", "SipStack", "bind_listeners", "build_stack", "derive_sec
 logger = logging.getLogger("ronghe")
 
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+#: A REGISTER answering a challenge issued this recently completes work begun (not shed
+#: under overload): 64*T1, as long as a client retransmits its first REGISTER.
+_CHALLENGE_ANSWER_SECONDS: Final = 32.0
 
 
 def derive_secret(secret: bytes, label: bytes) -> bytes:
@@ -210,6 +216,9 @@ async def build_stack(
         max_lag=settings.overload_lag,
         backlog=transports.udp_backlog,
         max_backlog=settings.overload_queue_kib * 1024,
+        answers_challenge=lambda request, wall: authenticator.answers_recent_challenge(
+            request, now=wall, within=_CHALLENGE_ANSWER_SECONDS
+        ),
     )
     node_holder.append(node)
     if router is not None:

@@ -12,7 +12,7 @@ with no further input (408 after Timer B), the 400 for a malformed datagram buil
 ``make_error_response`` (RFC 3261 §8.2.6.2 / §16.3 step 1), a datagram without usable
 Via dropped, overload shedding with 503 and Retry-After (§21.5.4) for new requests only
 (on a full transaction table, a late event loop and a full receive buffer, each ending
-when the cause does),
+when the cause does; a REGISTER answering a recent challenge is served all the same),
 a send failure turned into 500 (§16.7 step 6), requests over TCP answered on their
 connection, and a stream stalled in mid-message answered 400 and closed.
 
@@ -86,6 +86,7 @@ async def start_node(
     max_lag: float = 0.2,
     backlog: Callable[[], int] | None = None,
     max_backlog: int = 256 * 1024,
+    answers_challenge: Callable[[Request, float], bool] | None = None,
 ) -> RunningNode:
     """A node on free loopback ports; a real registrar and location unless ``location``."""
     holder: list[SipNode] = []
@@ -133,6 +134,7 @@ async def start_node(
         max_lag=max_lag,
         backlog=backlog or manager.udp_backlog,
         max_backlog=max_backlog,
+        answers_challenge=answers_challenge,
     )
     holder.append(node)
     node.attach(manager)
@@ -422,6 +424,48 @@ def test_a_full_receive_buffer_sheds_new_requests() -> None:
         assert (await expect(phone, "INVITE")).call_id == "drained"
         phone.close()
         caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_overload_serves_a_register_that_answers_a_recent_challenge() -> None:
+    async def main() -> None:
+        phone = await udp_peer()
+        asked: list[tuple[str, float]] = []
+
+        def answers_challenge(request: Request, wall: float) -> bool:
+            asked.append((request.method, wall))
+            return 'nonce="recent"' in (request.header("authorization") or "")
+
+        queued = [2000]
+        server = await start_node(
+            backlog=lambda: queued[0], max_backlog=1000, answers_challenge=answers_challenge
+        )
+        await asyncio.sleep(2 * LAG_INTERVAL)
+        assert server.node.overloaded
+        plain = register_request(phone)
+        phone.send(plain, server.udp)
+        assert (await expect(phone, 503)).cseq().method == "REGISTER"
+        old = plain.replace(b"CSeq: 1", b"CSeq: 2").replace(b"register1", b"register2")
+        phone.send(
+            old.replace(b"Max-Forwards", b'Authorization: Digest nonce="old"\r\nMax-Forwards'),
+            server.udp,
+        )
+        assert (await expect(phone, 503)).cseq().number == 2
+        answer = plain.replace(b"CSeq: 1", b"CSeq: 3").replace(b"register1", b"register3")
+        phone.send(
+            answer.replace(
+                b"Max-Forwards", b'Authorization: Digest nonce="recent"\r\nMax-Forwards'
+            ),
+            server.udp,
+        )
+        ok = await expect(phone, 200)  # the registration completes
+        assert ok.cseq().number == 3
+        assert server.node.shed_count == 2
+        assert [method for method, _ in asked] == ["REGISTER"] * 3
+        assert all(abs(wall - time.time()) < 5 for _, wall in asked)  # the wall clock
+        phone.close()
         await server.close()
 
     run(main)

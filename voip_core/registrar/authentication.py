@@ -14,8 +14,10 @@ from voip_core.sip.digest import (
     NonceManager,
     authenticate,
     build_challenges,
+    parse_authorization,
     serialize_challenge,
 )
+from voip_core.sip.exceptions import ParseError
 from voip_core.sip.message import Request
 
 __all__ = ["Authenticated", "Authenticator", "Challenge", "DigestAuthenticator"]
@@ -82,6 +84,18 @@ class DigestAuthenticator:
         if result.status is AuthStatus.OK and result.username is not None:
             return Authenticated(result.username)
         return self.challenge(proxy=proxy, now=now, stale=result.status is AuthStatus.STALE)
+
+    def answers_recent_challenge(self, request: Request, *, now: float, within: float) -> bool:
+        """Whether ``request`` carries credentials for a nonce we issued less than
+        ``within`` seconds before ``now`` (the digest itself is not checked here)."""
+        for value in request.header_lines("authorization"):
+            try:
+                nonce = parse_authorization(value).nonce
+            except ParseError:
+                continue
+            if self._nonces.issued_within(nonce, within, now):
+                return True
+        return False
 
     def challenge(self, *, proxy: bool, now: float, stale: bool = False) -> Challenge:
         """A fresh 401/407 challenge offering the configured algorithms in order of

@@ -4,7 +4,8 @@ Covered: RFC 3261 §10.3 step 3 (401 with SHA-256 and MD5 challenges; ``stale=tr
 after the nonce expired), step 4 (an authenticated user may only register its own
 AOR: 403), step 5 (the AOR is the domain's, whatever host the To carries), steps 6-8
 through :func:`process_register`, and the store written only when bindings changed.
-The proxy's 407 challenges come from the same authenticator.
+The proxy's 407 challenges come from the same authenticator. Under overload the node
+asks the authenticator whether a REGISTER answers a challenge issued moments ago.
 """
 
 from __future__ import annotations
@@ -148,6 +149,26 @@ def test_expired_nonce_is_challenged_stale() -> None:
     response = registrar.register(request, source=PHONE, now=NOW + 31)
     assert response.status_code == 401
     assert all(parse_challenge(v).stale for v in response.header_lines("WWW-Authenticate"))
+
+
+def test_register_answering_a_recent_challenge_is_recognised() -> None:
+    nonces = NonceManager(SECRET)
+    authenticator = DigestAuthenticator(realm=DOMAIN, nonces=nonces, lookup_ha1=lookup)
+    challenge = authenticator.challenge(proxy=False, now=NOW)
+    answer = with_credentials(register("<sip:8001@10.1.2.3>", cseq=2), challenge.headers[0][1])
+    assert authenticator.answers_recent_challenge(answer, now=NOW + 1, within=32)
+    assert not authenticator.answers_recent_challenge(answer, now=NOW + 32, within=32)
+    assert not authenticator.answers_recent_challenge(
+        register("<sip:8001@10.1.2.3>"), now=NOW, within=32
+    )
+    # a nonce of another secret, or credentials that do not parse, answer nothing of ours
+    other = DigestAuthenticator(realm=DOMAIN, nonces=NonceManager(b"x" * 32), lookup_ha1=lookup)
+    foreign = with_credentials(
+        register("<sip:8001@10.1.2.3>"), other.challenge(proxy=False, now=NOW).headers[0][1]
+    )
+    assert not authenticator.answers_recent_challenge(foreign, now=NOW, within=32)
+    garbled = register("<sip:8001@10.1.2.3>").append("Authorization", "Digest nonce")
+    assert not authenticator.answers_recent_challenge(garbled, now=NOW, within=32)
 
 
 def test_proxy_challenge_and_success() -> None:

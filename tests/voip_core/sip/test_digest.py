@@ -351,6 +351,19 @@ def test_unknown_user_and_wrong_password_get_byte_identical_challenges() -> None
     assert replies[0] == replies[1]
 
 
+def test_nonce_issued_within_a_window_is_recognised_by_every_worker() -> None:
+    issuer = NonceManager(SECRET, issuer=1)
+    other_worker = NonceManager(SECRET, issuer=2)
+    nonce = issuer.issue(NOW)
+    assert issuer.issued_within(nonce, 32, NOW + 31.9)
+    assert other_worker.issued_within(nonce, 32, NOW)  # one node's secret, any worker
+    assert not issuer.issued_within(nonce, 32, NOW + 32)
+    assert not issuer.issued_within(nonce, 32, NOW - 60)  # from the future
+    assert not NonceManager(b"another secret of 32 bytes......").issued_within(nonce, 32, NOW)
+    assert not issuer.issued_within(nonce[:-1] + ("A" if nonce[-1] != "A" else "B"), 32, NOW)
+    assert not issuer.issued_within("not a nonce", 32, NOW)
+
+
 def test_expired_nonce_with_right_password_is_stale() -> None:
     nonces = NonceManager(SECRET, lifetime=300)
     request, _ = answer(nonces)

@@ -159,6 +159,15 @@ class NonceManager:
         raw = base64.urlsafe_b64decode(nonce + "=")
         return raw[8] != self._issuer
 
+    def issued_within(self, nonce: str, seconds: float, now: float) -> bool:
+        """Whether ``nonce`` is one of this node's (any worker's) and was issued less than
+        ``seconds`` before ``now``: the answer to a challenge sent moments ago."""
+        issued_ms = self._decode(nonce)
+        if issued_ms is None:
+            return False
+        age_ms = int(now * 1000) - issued_ms
+        return -_CLOCK_SKEW_MS <= age_ms < seconds * 1000
+
     def check(self, nonce: str, now: float) -> NonceState:
         """Whether ``nonce`` is ours and still fresh at ``now``."""
         issued_ms = self._decode(nonce)
