@@ -15,7 +15,6 @@ import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Final
 
 from ronghe.addresses import local_addresses, primary_address
 from ronghe.settings import ServeSettings
@@ -38,11 +37,6 @@ __all__ = ["Listeners", "SipStack", "bind_listeners", "build_stack", "derive_sec
 logger = logging.getLogger("ronghe")
 
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
-
-
-#: A REGISTER answering a challenge issued this recently completes work begun (not shed
-#: under overload): 64*T1, as long as a client retransmits its first REGISTER.
-_CHALLENGE_ANSWER_SECONDS: Final = 32.0
 
 
 def derive_secret(secret: bytes, label: bytes) -> bytes:
@@ -208,6 +202,7 @@ async def build_stack(
         registrar=registrar,
         flow_secret=derive_secret(secret, b"flow"),
     )
+    challenge_window = layer.config.for_transport(reliable=False).f
     node = SipNode(
         layer=layer,
         proxy=proxy,
@@ -216,8 +211,10 @@ async def build_stack(
         max_lag=settings.overload_lag,
         backlog=transports.udp_backlog,
         max_backlog=settings.overload_queue_kib * 1024,
+        # A REGISTER answering a challenge issued within Timer F (64*T1 on UDP, as long as
+        # a client retransmits its first REGISTER) completes work begun: not shed.
         answers_challenge=lambda request, wall: authenticator.answers_recent_challenge(
-            request, now=wall, within=_CHALLENGE_ANSWER_SECONDS
+            request, now=wall, within=challenge_window
         ),
     )
     node_holder.append(node)

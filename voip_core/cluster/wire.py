@@ -207,8 +207,8 @@ def _binding_from(aor: str, fields: object) -> Binding:
         expires_at=_number(expires_at),
         call_id=_text(call_id),
         cseq=_integer(cseq),
-        # Interned as the transports and the parser share them, so that every worker's
-        # copy of the registrations holds one string per address and per phone model.
+        # Interned, as the transports intern peer hosts, so that every worker's copy of
+        # the registrations holds one string per address and per phone model.
         source=Peer(
             sys.intern(_text(transport)),
             sys.intern(_text(host)),

@@ -137,7 +137,7 @@ class Request(HeaderAccess):
         added = tuple(make_header(name, value) for name, value in prepend)
         if added:
             headers = (*added, *headers)
-            keys.extend({header.key: None for header in added})
+            keys.extend(header.key for header in added)
         memo = carried_memo(self, headers, *keys)
         uri = self.uri if uri is None else uri
         return new_request(self.method, uri, headers, self.body, self.version, memo)

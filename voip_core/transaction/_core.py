@@ -184,6 +184,21 @@ def run_transition(
         run_transition(core, transaction, table, pending, None, now)
 
 
+def _keep_lines_only(transaction: Transaction) -> None:
+    """Let the values parsed from a lingering transaction's messages go.
+
+    It lingers only to absorb retransmissions (32 s on UDP for Timers J, L and M), and a
+    resend needs only the lines; anything asked for later is parsed again. Under load
+    most live transactions are lingering ones.
+    """
+    request = transaction.request
+    transaction.request = request.with_headers(request.headers)
+    if isinstance(transaction, ServerTransaction):
+        response = transaction.last_response
+        if response is not None:
+            transaction.last_response = response.with_headers(response.headers)
+
+
 def peer_index_key(peer: Peer) -> PeerIndexKey:
     """Transactions are indexed by transport address, whatever the connection."""
     return (peer.transport, peer.host, peer.port)
@@ -330,23 +345,18 @@ class Core:
     def arm_wait(
         self, transaction: Transaction, timer_input: TransactionInput, delay: float, now: float
     ) -> None:
-        """Arm the wait slot (Timer D, I, J, K, L or M); zero fires after this transition."""
+        """Arm the wait slot (Timer D, I, J, K, L or M); zero fires after this transition.
+
+        A transaction that waits only absorbs retransmissions from then on, so it keeps
+        just the lines of its messages (see :func:`_keep_lines_only`).
+        """
         self._drop(transaction.wait_timer)
         transaction.wait_timer = None
         if delay <= 0:
             transaction.fire_now = timer_input
             return
         transaction.wait_timer = self._push(transaction, timer_input, now + delay)
-        # The transaction now lingers only to absorb retransmissions (32 s on UDP for
-        # Timers J, L and M): keep the lines of its messages, which is all a resend
-        # needs, and let the values parsed from them go (parsed again if ever asked for).
-        # Under load most live transactions are lingering ones.
-        request = transaction.request
-        transaction.request = request.with_headers(request.headers)
-        if isinstance(transaction, ServerTransaction):
-            response = transaction.last_response
-            if response is not None:
-                transaction.last_response = response.with_headers(response.headers)
+        _keep_lines_only(transaction)
 
     def cancel_retransmit(self, transaction: Transaction) -> None:
         """Stop Timer A, E or G."""
