@@ -360,8 +360,25 @@ def test_nonce_issued_within_a_window_is_recognised_by_every_worker() -> None:
     assert not issuer.issued_within(nonce, 32, NOW + 32)
     assert not issuer.issued_within(nonce, 32, NOW - 60)  # from the future
     assert not NonceManager(b"another secret of 32 bytes......").issued_within(nonce, 32, NOW)
-    assert not issuer.issued_within(nonce[:-1] + ("A" if nonce[-1] != "A" else "B"), 32, NOW)
+    assert not issuer.issued_within(
+        nonce[:-2] + ("A" if nonce[-2] != "A" else "B") + nonce[-1], 32, NOW
+    )
     assert not issuer.issued_within("not a nonce", 32, NOW)
+
+
+@pytest.mark.parametrize("padding_bits", [1, 2, 3])
+def test_nonce_spelled_with_other_padding_bits_is_not_ours(padding_bits: int) -> None:
+    # 32 bytes are 256 bits; the 43rd base64 character holds 4 of them and 2 bits that
+    # decoding ignores. Another spelling of the same bytes was never issued.
+    nonces = NonceManager(SECRET)
+    nonce = nonces.issue(NOW)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    respelled = nonce[:-1] + alphabet[alphabet.index(nonce[-1]) ^ padding_bits]
+    assert base64.urlsafe_b64decode(respelled + "=") == base64.urlsafe_b64decode(nonce + "=")
+    assert nonces.check(nonce, NOW) is NonceState.VALID
+    assert nonces.check(respelled, NOW) is NonceState.INVALID
+    assert not nonces.issued_within(respelled, 32, NOW)
+    assert not nonces.use(respelled, 1, NOW)
 
 
 def test_expired_nonce_with_right_password_is_stale() -> None:

@@ -60,6 +60,10 @@ _OPAQUE_BYTES: Final = 12
 _CLOCK_SKEW_MS: Final = 30_000
 
 
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
 class NonceState(Enum):
     """Validity of a nonce presented by a client."""
 
@@ -130,8 +134,7 @@ class NonceManager:
         # The first random byte names the issuing worker process (see ``issuer``).
         body = stamp + bytes((self._issuer,)) + random_part[1:]
         mac = hmac.new(self._nonce_key, body, hashlib.sha256).digest()
-        raw = body + mac[:_NONCE_MAC_BYTES]
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        return _encode(body + mac[:_NONCE_MAC_BYTES])
 
     def opaque(self, nonce: str) -> str:
         """The opaque value that accompanies ``nonce`` (RFC 7616 §3.3), derived, not stored."""
@@ -146,7 +149,9 @@ class NonceManager:
             raw = base64.urlsafe_b64decode(nonce + "=")
         except (binascii.Error, ValueError):
             return None
-        if len(raw) != _NONCE_BYTES:
+        if len(raw) != _NONCE_BYTES or _encode(raw) != nonce:
+            # The last of the 43 characters carries 2 padding bits that decoding ignores:
+            # only the canonical spelling, the one we issued, is a nonce of ours.
             return None
         body, mac = raw[:-_NONCE_MAC_BYTES], raw[-_NONCE_MAC_BYTES:]
         expected = hmac.new(self._nonce_key, body, hashlib.sha256).digest()[:_NONCE_MAC_BYTES]
