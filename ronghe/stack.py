@@ -29,7 +29,12 @@ from voip_core.registrar.authentication import DigestAuthenticator
 from voip_core.registrar.service import Registrar
 from voip_core.sip.digest import NonceManager
 from voip_core.transaction import TimerConfig, TransactionLayer
-from voip_core.transport.manager import TransportManager, bind_tcp, bind_udp
+from voip_core.transport.manager import (
+    TransportManager,
+    bind_tcp,
+    bind_udp,
+    udp_receive_buffer,
+)
 from voip_core.transport.tracer import LoggingTracer, NullTracer
 
 __all__ = ["Listeners", "SipStack", "bind_listeners", "build_stack", "derive_secret"]
@@ -61,10 +66,26 @@ class Listeners:
             sock.close()
 
 
+def _check_receive_buffer(sock: socket.socket, settings: ServeSettings) -> None:
+    """Warn when the kernel gave the UDP socket too small a buffer for the 503 threshold:
+    the queue then never holds ``--overload-queue-kib`` and only drops shed load."""
+    held = udp_receive_buffer(sock)
+    if held <= settings.overload_queue_kib * 1024:
+        logger.warning(
+            "the UDP receive buffer holds %d KiB (net.core.rmem_max caps it), not more than "
+            "--overload-queue-kib %d: overload is shed by dropped datagrams, never by 503; "
+            "raise net.core.rmem_max or lower --overload-queue-kib",
+            held // 1024,
+            settings.overload_queue_kib,
+        )
+
+
 def bind_listeners(settings: ServeSettings) -> Listeners:
     """Bind UDP and TCP on ``--sip-host``/``--sip-port`` (and IPv6 beside the IPv4
     wildcard, RFC 5118, when the host has it)."""
-    udp = bind_udp(settings.sip_host, settings.sip_port)
+    receive_buffer = settings.udp_receive_buffer_kib * 1024
+    udp = bind_udp(settings.sip_host, settings.sip_port, receive_buffer=receive_buffer)
+    _check_receive_buffer(udp, settings)
     host, port = udp.getsockname()[:2]
     tcp = bind_tcp(settings.sip_host, port)
     advertised = settings.advertise or (
@@ -73,7 +94,7 @@ def bind_listeners(settings: ServeSettings) -> Listeners:
     listeners = Listeners([udp], [tcp], port, advertised, bound_host=host)
     if settings.sip_host == "0.0.0.0":
         try:
-            udp6 = bind_udp("::", port)
+            udp6 = bind_udp("::", port, receive_buffer=receive_buffer)
         except OSError as error:
             logger.info("not serving IPv6: %s", error)
             return listeners
@@ -212,8 +233,9 @@ async def build_stack(
         backlog=transports.udp_backlog,
         max_backlog=settings.overload_queue_kib * 1024,
         # A REGISTER answering a challenge issued within Timer F (64*T1 on UDP, as long as
-        # a client retransmits its first REGISTER) completes work begun: not shed.
-        answers_challenge=lambda request, wall: authenticator.answers_recent_challenge(
+        # a client retransmits its first REGISTER) completes work begun, and one without
+        # credentials costs a stateless 401: neither is shed.
+        spare_register=lambda request, wall: authenticator.spared_under_overload(
             request, now=wall, within=challenge_window
         ),
     )

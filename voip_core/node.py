@@ -20,13 +20,17 @@ Without shedding, late answers make every client retransmit (Timers A and E doub
 only from T1 = 500 ms), the retransmissions add load, and throughput collapses; with
 it, the accepted calls complete and the rest retry later.
 Transactions already begun are never refused: a retransmission is absorbed as usual.
-Nor is a REGISTER that answers a challenge sent moments ago (``answers_challenge``, the
-registrar's check of its nonce): it completes a registration whose first half was already
-paid for, and refusing it would throw that work away. Offered 4,600 REGISTER/s for 30 s,
-about 15 % above what two workers hold, shedding both halves alike completed 19 % of the
-registrations and this 41 % (one run each, ``bench/bench_proxy.py``'s scenario); far
-beyond capacity both collapse under the clients' retransmissions. Unauthenticated
-REGISTERs and refreshes with old nonces are still refused.
+Nor is a REGISTER the registrar spares (``spare_register``, given the wall clock): one
+that answers a challenge sent moments ago completes a registration whose first half was
+already paid for, and refusing it would throw that work away; one without credentials is
+answered by a stateless 401 that costs no more than the 503. Offered 4,600 REGISTER/s for
+30 s, about 15 % above what two workers hold, shedding every REGISTER alike completed
+19 % of the registrations and sparing the answers to challenges 41 % (one run each,
+``bench/bench_proxy.py``'s scenario). Refreshes with old nonces are still refused.
+
+The first line of shedding is the kernel's: the UDP receive buffer is kept small
+(``DEFAULT_UDP_RECEIVE_BUFFER`` in :mod:`voip_core.transport.manager`) so that no request
+waits there longer than a fraction of T1 before it is answered or dropped.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ class SipNode:
         max_lag: float = 0.2,
         backlog: Callable[[], int] | None = None,
         max_backlog: int = 1024 * 1024,
-        answers_challenge: Callable[[Request, float], bool] | None = None,
+        spare_register: Callable[[Request, float], bool] | None = None,
     ) -> None:
         self.layer = layer
         self.proxy = proxy
@@ -92,7 +96,7 @@ class SipNode:
         self._backlog = backlog or (lambda: 0)
         self._max_backlog = max_backlog
         #: Whether a REGISTER answers a recent challenge of ours (request, wall clock).
-        self._answers_challenge = answers_challenge or (lambda request, wall: False)
+        self._spare_register = spare_register or (lambda request, wall: False)
         #: How late the event loop ran at the last measurement, in seconds.
         self.lag = 0.0
         #: Bytes waiting in the receive buffers at the last measurement.
@@ -128,7 +132,7 @@ class SipNode:
             and message.method not in _NEVER_SHED
             and self.overloaded
             and self._is_new(message)
-            and not (message.method == "REGISTER" and self._answers_challenge(message, time.time()))
+            and not (message.method == "REGISTER" and self._spare_register(message, time.time()))
         ):
             self._shed(message, peer)
             return

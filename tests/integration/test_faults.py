@@ -9,7 +9,9 @@ transaction and response context is gone afterwards (read from the ``stats`` lin
 the server logs on SIGUSR1). Then the RFC 4475/5118 torture corpus
 (``tests/data/torture``) and some plain garbage sent as UDP datagrams, after which
 OPTIONS and a call through the proxy work, the tables drain and the server logged no
-traceback. Not covered: TCP garbage (a stream that cannot be framed is closed; the
+traceback. Under overload (the live-transaction limit reached) a new OPTIONS gets 503
+with Retry-After while a phone still registers: its first REGISTER gets the 401, the
+answer the 200. Not covered: TCP garbage (a stream that cannot be framed is closed; the
 framer has its own tests).
 """
 
@@ -143,3 +145,25 @@ def test_malformed_sip_does_not_stop_the_next_call(
     incoming.wait_state("DISCONNECTED", 5)
     assert "malformed message" in server.log_tail
     wait_until_idle(server, 10)
+
+
+def test_overloaded_server_refuses_new_work_but_still_registers_phones(
+    ronghe_server_factory: Callable[..., RongheServer],
+) -> None:
+    # 100 live transactions is the server's limit here: 100 OPTIONS fill it for Timer J
+    # (32 s at the default T1), and the server sheds new requests with 503.
+    server = ronghe_server_factory(["--max-transactions", "100"])
+    password = server.ensure_extension("8821")
+    with RawSip(server.sip_host, server.sip_port) as raw:
+        for _ in range(100):
+            assert raw.request("OPTIONS", f"sip:{server.sip_address}").status_code == 200
+        refused = raw.request("OPTIONS", f"sip:{server.sip_address}")
+        assert refused.status_code == 503
+        assert refused.header("Retry-After") is not None
+        # A REGISTER without credentials is answered by a stateless 401, which costs no
+        # more than the 503, and the REGISTER answering it completes the registration.
+        bound = raw.register(
+            server.domain, "8821", password, contact=f"sip:8821@{raw.local_address}"
+        )
+        assert bound.status_code == 200, bytes(bound).decode()
+    assert server.stats()["registrations"] == 1

@@ -86,7 +86,7 @@ async def start_node(
     max_lag: float = 0.2,
     backlog: Callable[[], int] | None = None,
     max_backlog: int = 256 * 1024,
-    answers_challenge: Callable[[Request, float], bool] | None = None,
+    spare_register: Callable[[Request, float], bool] | None = None,
 ) -> RunningNode:
     """A node on free loopback ports; a real registrar and location unless ``location``."""
     holder: list[SipNode] = []
@@ -134,7 +134,7 @@ async def start_node(
         max_lag=max_lag,
         backlog=backlog or manager.udp_backlog,
         max_backlog=max_backlog,
-        answers_challenge=answers_challenge,
+        spare_register=spare_register,
     )
     holder.append(node)
     node.attach(manager)
@@ -434,13 +434,13 @@ def test_overload_serves_a_register_that_answers_a_recent_challenge() -> None:
         phone = await udp_peer()
         asked: list[tuple[str, float]] = []
 
-        def answers_challenge(request: Request, wall: float) -> bool:
+        def spare_register(request: Request, wall: float) -> bool:
             asked.append((request.method, wall))
             return 'nonce="recent"' in (request.header("authorization") or "")
 
         queued = [2000]
         server = await start_node(
-            backlog=lambda: queued[0], max_backlog=1000, answers_challenge=answers_challenge
+            backlog=lambda: queued[0], max_backlog=1000, spare_register=spare_register
         )
         await asyncio.sleep(2 * LAG_INTERVAL)
         assert server.node.overloaded

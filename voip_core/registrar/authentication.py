@@ -85,6 +85,16 @@ class DigestAuthenticator:
             return Authenticated(result.username)
         return self.challenge(proxy=proxy, now=now, stale=result.status is AuthStatus.STALE)
 
+    def spared_under_overload(self, request: Request, *, now: float, within: float) -> bool:
+        """Whether a REGISTER is served even while new requests are refused with 503: one
+        without credentials (its answer, a stateless 401, costs no more than the 503
+        would, and the 503 would only put the phone's registration off) and one that
+        answers a challenge issued less than ``within`` seconds before ``now`` (its first
+        half was paid for)."""
+        if not request.header_lines("authorization"):
+            return True
+        return self.answers_recent_challenge(request, now=now, within=within)
+
     def answers_recent_challenge(self, request: Request, *, now: float, within: float) -> bool:
         """Whether ``request`` carries credentials for a nonce we issued less than
         ``within`` seconds before ``now`` (the digest itself is not checked here)."""

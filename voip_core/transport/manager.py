@@ -38,7 +38,14 @@ from voip_core.sip.parser import MAX_MESSAGE_SIZE, StreamFramer
 from voip_core.sip.peer import Peer
 from voip_core.transport.tracer import NullTracer, SipTracer
 
-__all__ = ["MessageHandler", "TransportManager", "bind_tcp", "bind_udp"]
+__all__ = [
+    "DEFAULT_UDP_RECEIVE_BUFFER",
+    "MessageHandler",
+    "TransportManager",
+    "bind_tcp",
+    "bind_udp",
+    "udp_receive_buffer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +61,17 @@ _MIN_DATAGRAM: Final = 16
 #: counters, the first being the bytes held by its receive queue.
 _SO_MEMINFO: Final = 55
 _MEMINFO: Final = struct.Struct("9I")
+#: Receive buffer asked for per UDP socket, in bytes; Linux doubles it for its own
+#: bookkeeping, so 1 MiB of datagrams as it counts them (about 800 short messages, a few
+#: tenths of a second of work) can wait. It must stay well under T1 (500 ms) of work: a
+#: request that waits longer is retransmitted by its client before it is answered, and
+#: under overload the server spends itself on stale copies while the clients give up
+#: (offered twice what two workers hold, 4 MiB let 7 % of the registrations complete,
+#: this 69 %; ``bench/bench_proxy.py``). Past it the kernel drops datagrams on arrival,
+#: the cheapest shedding there is, and the client's retransmission comes back later.
+DEFAULT_UDP_RECEIVE_BUFFER: Final = 512 * 1024
+#: Send buffer per UDP socket: the answers to a burst leave in one event-loop turn.
+_UDP_SEND_BUFFER: Final = 4 * 1024 * 1024
 #: Bytes queued for a TCP connection that is still connecting or flow-controlled.
 _MAX_PENDING: Final = 4 * MAX_MESSAGE_SIZE
 
@@ -69,7 +87,12 @@ def _host_of(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
 
 
 def _bound_socket(
-    host: str, port: int, kind: socket.SocketKind, *, reuse_port: bool
+    host: str,
+    port: int,
+    kind: socket.SocketKind,
+    *,
+    reuse_port: bool,
+    receive_buffer: int = DEFAULT_UDP_RECEIVE_BUFFER,
 ) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
@@ -80,12 +103,14 @@ def _bound_socket(
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if kind == socket.SOCK_DGRAM:
-            # Bursts of registrations arrive faster than one event-loop turn drains them.
-            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            for option, size in (
+                (socket.SO_RCVBUF, receive_buffer),
+                (socket.SO_SNDBUF, _UDP_SEND_BUFFER),
+            ):
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, option, 4 * 1024 * 1024)
+                    sock.setsockopt(socket.SOL_SOCKET, option, size)
                 except OSError:
-                    logger.debug("could not enlarge UDP buffer %s", option)
+                    logger.debug("could not size UDP buffer %s to %d bytes", option, size)
         sock.bind((host, port))
         if kind == socket.SOCK_STREAM:
             sock.listen(1024)
@@ -96,9 +121,24 @@ def _bound_socket(
     return sock
 
 
-def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A UDP socket bound for SIP: large buffers, IPv6 sockets IPv6-only."""
-    return _bound_socket(host, port, socket.SOCK_DGRAM, reuse_port=reuse_port)
+def bind_udp(
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool = False,
+    receive_buffer: int = DEFAULT_UDP_RECEIVE_BUFFER,
+) -> socket.socket:
+    """A UDP socket bound for SIP, asking for ``receive_buffer`` bytes of receive buffer
+    (see :data:`DEFAULT_UDP_RECEIVE_BUFFER`); IPv6 sockets IPv6-only."""
+    return _bound_socket(
+        host, port, socket.SOCK_DGRAM, reuse_port=reuse_port, receive_buffer=receive_buffer
+    )
+
+
+def udp_receive_buffer(sock: socket.socket) -> int:
+    """Bytes of datagrams ``sock`` can queue, as the kernel counts them (Linux reports,
+    and counts against, twice the size asked for, capped by ``net.core.rmem_max``)."""
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
 def bind_tcp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:

@@ -171,6 +171,20 @@ def test_register_answering_a_recent_challenge_is_recognised() -> None:
     assert not authenticator.answers_recent_challenge(garbled, now=NOW, within=32)
 
 
+def test_register_spared_under_overload_is_unauthenticated_or_answers_a_recent_challenge() -> None:
+    nonces = NonceManager(SECRET)
+    authenticator = DigestAuthenticator(realm=DOMAIN, nonces=nonces, lookup_ha1=lookup)
+    plain = register("<sip:8001@10.1.2.3>")
+    assert authenticator.spared_under_overload(plain, now=NOW, within=32)  # a 401 answers it
+    challenge = authenticator.challenge(proxy=False, now=NOW)
+    answer = with_credentials(register("<sip:8001@10.1.2.3>", cseq=2), challenge.headers[0][1])
+    assert authenticator.spared_under_overload(answer, now=NOW + 1, within=32)
+    # credentials with an old nonce (a refresh) cost a full registration: not spared
+    assert not authenticator.spared_under_overload(answer, now=NOW + 32, within=32)
+    garbled = plain.append("Authorization", "Digest nonce")
+    assert not authenticator.spared_under_overload(garbled, now=NOW, within=32)
+
+
 def test_proxy_challenge_and_success() -> None:
     nonces = NonceManager(SECRET)
     authenticator = DigestAuthenticator(realm=DOMAIN, nonces=nonces, lookup_ha1=lookup)
