@@ -145,8 +145,8 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         type=int,
         default=None,
         help="refuse new requests with 503 while more than this many KiB of datagrams "
-        "wait in the UDP receive buffer (default 384: about 300 short messages as the "
-        "kernel counts them, a tenth of a second of work); a REGISTER without credentials "
+        "wait in the UDP receive buffer (default 768: about 600 short messages as the "
+        "kernel counts them, a few tenths of a second of work); a REGISTER without credentials "
         "(its answer, a stateless 401, costs no more than the 503) or answering a recent "
         "challenge is still served",
     )
@@ -154,7 +154,7 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         "--udp-receive-buffer-kib",
         type=int,
         default=None,
-        help="UDP receive buffer to ask the kernel for (default 512; Linux counts twice "
+        help="UDP receive buffer to ask the kernel for (default 1024; Linux counts twice "
         "that, capped by net.core.rmem_max); datagrams arriving while it is full are "
         "dropped and retransmitted by their senders. Larger buffers hold requests past "
         "T1, so under overload the clients retransmit before they are answered",

@@ -51,8 +51,8 @@ class ServeSettings(BaseSettings):
     max_expires: int = Field(3600, ge=1)
     max_transactions: int = Field(200_000, ge=100)
     workers: int = Field(1, ge=1, le=64)
-    overload_queue_kib: int = Field(384, ge=16)
-    udp_receive_buffer_kib: int = Field(512, ge=64)
+    overload_queue_kib: int = Field(768, ge=16)
+    udp_receive_buffer_kib: int = Field(1024, ge=64)
     overload_lag: float = Field(0.2, gt=0)
     nonce_lifetime: float = Field(300.0, gt=0)
 

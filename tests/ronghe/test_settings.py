@@ -68,7 +68,7 @@ def rmem_max() -> int:
 
 def test_udp_listener_gets_the_receive_buffer_asked_for() -> None:
     # Linux reports (and counts against) twice the size asked for, capped by rmem_max.
-    for argv, kib in (((), 512), (("--udp-receive-buffer-kib", "128"), 128)):
+    for argv, kib in (((), 1024), (("--udp-receive-buffer-kib", "128"), 128)):
         settings = settings_from("--sip-host", "127.0.0.1", "--sip-port", free_port(), *argv)
         assert settings.udp_receive_buffer_kib == kib
         listeners = bind_listeners(settings)
@@ -82,8 +82,10 @@ def test_udp_listener_gets_the_receive_buffer_asked_for() -> None:
 def test_too_small_a_receive_buffer_for_the_503_threshold_is_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fits = settings_from("--sip-host", "127.0.0.1", "--sip-port", free_port())
-    assert fits.overload_queue_kib == 384  # below the 1 MiB Linux counts for 512 KiB
+    fits = settings_from(
+        "--sip-host", "127.0.0.1", "--sip-port", free_port(), "--overload-queue-kib", "200"
+    )
+    assert settings_from().overload_queue_kib == 768  # below the 2 MiB Linux counts
     too_small = settings_from(
         "--sip-host", "127.0.0.1", "--sip-port", free_port(), "--udp-receive-buffer-kib", "128"
     )
@@ -92,7 +94,7 @@ def test_too_small_a_receive_buffer_for_the_503_threshold_is_reported(
         assert "UDP receive buffer" not in caplog.text
         bind_listeners(too_small).close()
     assert "the UDP receive buffer holds 256 KiB" in caplog.text
-    assert "--overload-queue-kib 384" in caplog.text
+    assert "--overload-queue-kib 768" in caplog.text
 
 
 def test_a_receive_buffer_below_64_kib_is_refused() -> None:
