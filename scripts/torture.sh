@@ -13,22 +13,46 @@ if [ ! -f "$corpus/run.py" ]; then
     exit 0
 fi
 work=$(mktemp -d)
-port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-for transport in udp tcp; do
-    rm -f "$work"/ronghe.db*
+free_port() {
+    .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# One transport: start a server on its own port and database, replay, stop, check its log.
+replay() {
+    local transport=$1 port dir server flag="" status=0
+    port=$(free_port)
+    dir="$work/$transport"
+    mkdir -p "$dir"
     .venv/bin/ronghe serve --sip-host 127.0.0.1 --sip-port "$port" --api-port 0 \
-        --database-url "sqlite:///$work/ronghe.db" --secret-file "$work/secret" \
-        --domain ronghe.test --no-demo --log-level warning >"$work/server-$transport.log" 2>&1 &
+        --database-url "sqlite:///$dir/ronghe.db" --secret-file "$dir/secret" \
+        --domain ronghe.test --no-demo --log-level warning >"$dir/server.log" 2>&1 &
     server=$!
-    for _ in $(seq 1 100); do grep -q '^READY' "$work/server-$transport.log" && break; sleep 0.1; done
-    flag=""; [ "$transport" = tcp ] && flag="--tcp"
-    status=0
-    python3 "$corpus/run.py" 127.0.0.1 "$port" $flag || status=$?
+    for _ in $(seq 1 100); do grep -q '^READY' "$dir/server.log" && break; sleep 0.1; done
+    [ "$transport" = tcp ] && flag="--tcp"
+    python3 "$corpus/run.py" 127.0.0.1 "$port" $flag >"$dir/replay.log" 2>&1 || status=$?
     kill -TERM "$server"; wait "$server" || true
-    if grep -q Traceback "$work/server-$transport.log"; then
-        cat "$work/server-$transport.log" >&2
+    if grep -q Traceback "$dir/server.log"; then
+        cat "$dir/server.log" >&2
         status=1
     fi
-    [ $status -eq 0 ] || { echo "torture replay over $transport failed" >&2; exit $status; }
+    return $status
+}
+
+# The replay mostly waits (the harness pauses before reusing a transaction key), so the
+# two transports run side by side, each against its own server.
+replay udp & udp_job=$!
+replay tcp & tcp_job=$!
+failed=0
+for transport in udp tcp; do
+    job=$udp_job; [ "$transport" = tcp ] && job=$tcp_job
+    status=0
+    wait "$job" || status=$?
+    echo "== torture replay over $transport"
+    cat "$work/$transport/replay.log"
+    if [ $status -ne 0 ]; then
+        echo "torture replay over $transport failed" >&2
+        failed=$status
+    fi
 done
 rm -rf "$work"
+exit $failed
