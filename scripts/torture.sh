@@ -40,12 +40,9 @@ replay() {
 
 # The replay mostly waits (the harness pauses before reusing a transaction key), so the
 # two transports run side by side, each against its own server.
-replay udp & udp_job=$!
-replay tcp & tcp_job=$!
 failed=0
-for transport in udp tcp; do
-    job=$udp_job; [ "$transport" = tcp ] && job=$tcp_job
-    status=0
+report() {  # wait for one transport's replay and print what it printed
+    local transport=$1 job=$2 status=0
     wait "$job" || status=$?
     echo "== torture replay over $transport"
     cat "$work/$transport/replay.log"
@@ -53,6 +50,10 @@ for transport in udp tcp; do
         echo "torture replay over $transport failed" >&2
         failed=$status
     fi
-done
+}
+replay udp & udp_job=$!
+replay tcp & tcp_job=$!
+report udp "$udp_job"
+report tcp "$tcp_job"
 rm -rf "$work"
 exit $failed

@@ -95,7 +95,7 @@ class SipNode:
         self._max_lag = max_lag
         self._backlog = backlog or (lambda: 0)
         self._max_backlog = max_backlog
-        #: Whether a REGISTER answers a recent challenge of ours (request, wall clock).
+        #: Whether a REGISTER is served even under overload (request, wall clock).
         self._spare_register = spare_register or (lambda request, wall: False)
         #: How late the event loop ran at the last measurement, in seconds.
         self.lag = 0.0
