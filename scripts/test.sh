@@ -22,8 +22,25 @@ echo "== lint"
 .venv/bin/mypy
 .venv/bin/lint-imports
 
-echo "== tests"
-.venv/bin/pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered "$@"
+# The torture replay mostly waits (see torture.sh), so it runs beside pytest, whose
+# first minutes are the API tests (tests/api), which want one core and no SIP timing.
+# It runs in its own process group, so that stopping this script stops it and the
+# servers it started; what it printed follows the tests.
+torture_log=$(mktemp)
+setsid bash scripts/torture.sh >"$torture_log" 2>&1 &
+torture_job=$!
+trap 'kill -- -"$torture_job" 2>/dev/null || true; rm -f "$torture_log"' EXIT
 
+echo "== tests (the torture replay runs beside them)"
+tests_status=0
+.venv/bin/pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered "$@" || tests_status=$?
+
+torture_status=0
+wait "$torture_job" || torture_status=$?
+trap - EXIT
 echo "== torture replay (RFC 4475 / RFC 5118)"
-bash scripts/torture.sh
+cat "$torture_log"
+rm -f "$torture_log"
+[ "$torture_status" -eq 0 ] || echo "the torture replay failed" >&2
+[ "$tests_status" -eq 0 ] || echo "the tests failed" >&2
+exit $((tests_status != 0 || torture_status != 0))
