@@ -561,6 +561,23 @@ def test_nonce_states() -> None:
     assert not nonces.use("short", 1, NOW)
 
 
+def test_each_nonce_is_judged_on_its_own_whatever_was_decoded_before() -> None:
+    # The manager remembers the last nonce it decoded: a check of one nonce must never
+    # answer for another, in any order.
+    nonces = NonceManager(SECRET, lifetime=10)
+    first, second = nonces.issue(NOW), nonces.issue(NOW + 5)
+    tampered = first[:10] + ("A" if first[10] != "A" else "B") + first[11:]
+    assert nonces.check(first, NOW) is NonceState.VALID
+    assert nonces.check(tampered, NOW) is NonceState.INVALID
+    assert nonces.check(first, NOW) is NonceState.VALID
+    assert nonces.check(second, NOW + 12) is NonceState.VALID
+    assert nonces.check(first, NOW + 12) is NonceState.EXPIRED
+    assert nonces.use(second, 1, NOW + 12)
+    assert not nonces.use(tampered, 1, NOW + 12)
+    assert nonces.use(first, 1, NOW)
+    assert not nonces.use(first, 1, NOW)
+
+
 def test_nonce_count_must_start_at_one_and_increase() -> None:
     nonces = NonceManager(SECRET)
     nonce = nonces.issue(NOW)

@@ -113,6 +113,9 @@ class NonceManager:
         self._last_nc: OrderedDict[str, tuple[int, int]] = OrderedDict()
         # Nonces issued at or before this timestamp are stale: one of them was evicted.
         self._evicted_up_to_ms = -1
+        # The last nonce decoded and what it decoded to: a REGISTER's nonce is checked,
+        # then used (and, under overload, first asked its age), each a decode and an HMAC.
+        self._last_decoded: tuple[str, tuple[int, int] | None] = ("", None)
 
     @property
     def lifetime(self) -> float:
@@ -133,16 +136,24 @@ class NonceManager:
             )
         # The first random byte names the issuing worker process (see ``issuer``).
         body = stamp + bytes((self._issuer,)) + random_part[1:]
-        mac = hmac.new(self._nonce_key, body, hashlib.sha256).digest()
+        mac = hmac.digest(self._nonce_key, body, "sha256")
         return _encode(body + mac[:_NONCE_MAC_BYTES])
 
     def opaque(self, nonce: str) -> str:
         """The opaque value that accompanies ``nonce`` (RFC 7616 §3.3), derived, not stored."""
-        mac = hmac.new(self._opaque_key, nonce.encode("utf-8", "surrogateescape"), hashlib.sha256)
-        return base64.urlsafe_b64encode(mac.digest()[:_OPAQUE_BYTES]).decode("ascii")
+        mac = hmac.digest(self._opaque_key, nonce.encode("utf-8", "surrogateescape"), "sha256")
+        return base64.urlsafe_b64encode(mac[:_OPAQUE_BYTES]).decode("ascii")
 
-    def _decode(self, nonce: str) -> int | None:
-        """The nonce's timestamp in ms when this issuer issued it, else ``None``."""
+    def _decode(self, nonce: str) -> tuple[int, int] | None:
+        """The timestamp in ms and the issuer of a nonce of this node, else ``None``."""
+        last_nonce, last_result = self._last_decoded
+        if nonce == last_nonce:
+            return last_result
+        result = self._decode_uncached(nonce)
+        self._last_decoded = (nonce, result)
+        return result
+
+    def _decode_uncached(self, nonce: str) -> tuple[int, int] | None:
         if len(nonce) != 43 or not nonce.isascii():
             return None
         try:
@@ -154,36 +165,32 @@ class NonceManager:
             # only the canonical spelling, the one we issued, is a nonce of ours.
             return None
         body, mac = raw[:-_NONCE_MAC_BYTES], raw[-_NONCE_MAC_BYTES:]
-        expected = hmac.new(self._nonce_key, body, hashlib.sha256).digest()[:_NONCE_MAC_BYTES]
+        expected = hmac.digest(self._nonce_key, body, "sha256")[:_NONCE_MAC_BYTES]
         if not hmac.compare_digest(mac, expected):
             return None
-        return int.from_bytes(body[:8], "big", signed=True)
-
-    def _issued_elsewhere(self, nonce: str) -> bool:
-        """Whether ``nonce`` (already decoded) came from another worker process."""
-        raw = base64.urlsafe_b64decode(nonce + "=")
-        return raw[8] != self._issuer
+        return int.from_bytes(body[:8], "big", signed=True), body[8]
 
     def issued_within(self, nonce: str, seconds: float, now: float) -> bool:
         """Whether ``nonce`` is one of this node's (any worker's) and was issued less than
         ``seconds`` before ``now``: the answer to a challenge sent moments ago."""
-        issued_ms = self._decode(nonce)
-        if issued_ms is None:
+        decoded = self._decode(nonce)
+        if decoded is None:
             return False
-        age_ms = int(now * 1000) - issued_ms
+        age_ms = int(now * 1000) - decoded[0]
         return -_CLOCK_SKEW_MS <= age_ms < seconds * 1000
 
     def check(self, nonce: str, now: float) -> NonceState:
         """Whether ``nonce`` is ours and still fresh at ``now``."""
-        issued_ms = self._decode(nonce)
-        if issued_ms is None:
+        decoded = self._decode(nonce)
+        if decoded is None:
             return NonceState.INVALID
+        issued_ms, issuer = decoded
         now_ms = int(now * 1000)
         if issued_ms > now_ms + _CLOCK_SKEW_MS:
             return NonceState.INVALID
         if now_ms - issued_ms >= self._lifetime_ms or issued_ms <= self._evicted_up_to_ms:
             return NonceState.EXPIRED
-        if self._issued_elsewhere(nonce):
+        if issuer != self._issuer:
             # Its nonce-counts are tracked by the worker that issued it: answering stale
             # makes the client retry with one of ours without asking its user (RFC 7616
             # §3.3), and a replay cannot pass once in every worker.
@@ -196,9 +203,10 @@ class NonceManager:
         Call only after :meth:`check` returned VALID for ``nonce``.
         """
         self._evict_expired(now)
-        issued_ms = self._decode(nonce)
-        if issued_ms is None:
+        decoded = self._decode(nonce)
+        if decoded is None:
             return False
+        issued_ms = decoded[0]
         entry = self._last_nc.get(nonce)
         if entry is not None:
             if nonce_count <= entry[0]:
