@@ -128,11 +128,15 @@ async def _serve(settings: ServeSettings) -> int:
     async def log_stats() -> None:
         counters = await cluster.stats() if cluster is not None else stack_stats(stack)
         logger.info(
-            "stats transactions=%d contexts=%d registrations=%d shed=%d forwarded=%d workers=%d",
+            "stats transactions=%d contexts=%d registrations=%d shed=%d shed_backlog=%d "
+            "shed_lag=%d shed_transactions=%d forwarded=%d workers=%d",
             counters["transactions"],
             counters["contexts"],
             counters["registrations"],
             counters["shed"],
+            counters["shed_backlog"],
+            counters["shed_lag"],
+            counters["shed_transactions"],
             counters["forwarded"],
             settings.workers,
         )

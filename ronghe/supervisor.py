@@ -35,6 +35,7 @@ from ronghe.settings import ServeSettings
 from ronghe.stack import Listeners, SipStack
 from voip_core.cluster import ClusterRouter, Mesh, ReplicatedBindingStore
 from voip_core.cluster.mesh import CALL_TIMEOUT
+from voip_core.node import SHED_REASONS
 from voip_core.registrar import BindingStore
 
 __all__ = ["Cluster", "ClusterPlanSource", "call_views", "stack_stats"]
@@ -49,6 +50,10 @@ _MAX_BACKOFF: Final = 30.0
 _STOP_TIMEOUT: Final = 10.0
 
 
+#: The counters of requests refused for each reason (``SipNode.overload_reason``).
+_SHED_KEYS: Final = tuple(f"shed_{reason}" for reason in SHED_REASONS)
+
+
 def stack_stats(stack: SipStack) -> dict[str, int]:
     """The counters of one process's SIP stack (the SIGUSR1 line)."""
     return {
@@ -56,6 +61,7 @@ def stack_stats(stack: SipStack) -> dict[str, int]:
         "contexts": stack.proxy.context_count,
         "registrations": stack.store.count(),
         "shed": stack.node.shed_count,
+        **{f"shed_{reason}": stack.node.shed_by_reason.get(reason, 0) for reason in SHED_REASONS},
         "forwarded": stack.router.forwarded if stack.router is not None else 0,
     }
 
@@ -188,7 +194,7 @@ class Cluster:
                 logger.warning("no statistics from worker %d: %s", worker, error)
                 continue
             if isinstance(counters, dict):
-                for name in ("transactions", "contexts", "shed", "forwarded"):
+                for name in ("transactions", "contexts", "shed", "forwarded", *_SHED_KEYS):
                     value = counters.get(name)
                     if isinstance(value, int):
                         totals[name] += value

@@ -52,7 +52,7 @@ from voip_core.sip.reply import make_error_response
 from voip_core.transaction import TransactionLayer
 from voip_core.transaction.keys import server_key
 
-__all__ = ["Sender", "SipNode"]
+__all__ = ["SHED_REASONS", "Sender", "SipNode"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ logger = logging.getLogger(__name__)
 _NEVER_SHED = frozenset({"ACK", "CANCEL", "BYE"})
 #: Seconds between two measurements of the event loop's lag.
 LAG_INTERVAL: Final = 0.05
+#: What can make the node refuse new requests (:attr:`SipNode.overload_reason`).
+SHED_REASONS: Final = ("backlog", "lag", "transactions")
+#: Shortest time between two warnings that the node is overloaded.
+OVERLOAD_REPORT_INTERVAL: Final = 10.0
 
 
 class Sender(Protocol):
@@ -106,6 +110,10 @@ class SipNode:
             self._lag_expected, self._measure_lag
         )
         self.shed_count = 0
+        #: Requests refused, by what made the node overloaded (see :attr:`overload_reason`).
+        self.shed_by_reason: dict[str, int] = {}
+        self._reported_reason: str | None = None
+        self._next_report = 0.0
         self.internal_errors = 0
         self.malformed_count = 0
 
@@ -146,11 +154,19 @@ class SipNode:
     @property
     def overloaded(self) -> bool:
         """Whether new requests are refused now (see the module docstring)."""
-        return (
-            self.backlog_bytes > self._max_backlog
-            or self.lag > self._max_lag
-            or len(self.layer) >= self._max_transactions
-        )
+        return self.overload_reason is not None
+
+    @property
+    def overload_reason(self) -> str | None:
+        """What makes the node refuse new requests now (``"backlog"``, ``"lag"`` or
+        ``"transactions"``, checked in that order), ``None`` when it takes them."""
+        if self.backlog_bytes > self._max_backlog:
+            return "backlog"
+        if self.lag > self._max_lag:
+            return "lag"
+        if len(self.layer) >= self._max_transactions:
+            return "transactions"
+        return None
 
     def _measure_lag(self) -> None:
         now = self._loop.time()
@@ -158,6 +174,28 @@ class SipNode:
         self.backlog_bytes = self._backlog()
         self._lag_expected = now + LAG_INTERVAL
         self._lag_handle = self._loop.call_at(self._lag_expected, self._measure_lag)
+        self._report_overload(now)
+
+    def _report_overload(self, now: float) -> None:
+        """Log when the node takes new requests again after refusing some."""
+        if self._reported_reason is not None and self.overload_reason is None:
+            logger.info(
+                "no longer overloaded: taking new requests (%d refused in all)", self.shed_count
+            )
+            self._reported_reason = None
+
+    def _overload_detail(self, reason: str) -> str:
+        if reason == "backlog":
+            return (
+                f"{self.backlog_bytes} bytes wait in the UDP receive buffers "
+                f"(limit {self._max_backlog})"
+            )
+        if reason == "lag":
+            return (
+                f"the event loop runs {self.lag * 1000:.0f} ms late "
+                f"(limit {self._max_lag * 1000:.0f} ms)"
+            )
+        return f"{len(self.layer)} live transactions (limit {self._max_transactions})"
 
     def _is_new(self, request: Request) -> bool:
         """Whether ``request`` would start a transaction (not a retransmission)."""
@@ -218,6 +256,17 @@ class SipNode:
 
     def _shed(self, request: Request, peer: Peer) -> None:
         self.shed_count += 1
+        reason = self.overload_reason
+        assert reason is not None, "only an overloaded node sheds"
+        self.shed_by_reason[reason] = self.shed_by_reason.get(reason, 0) + 1
+        if self._reported_reason is None and (now := self._loop.time()) >= self._next_report:
+            # Said when a request is refused, not when a measurement crosses a limit: a
+            # stall with no request waiting (the start-up, say) refused nothing.
+            logger.warning(
+                "overloaded: %s; refusing new requests with 503", self._overload_detail(reason)
+            )
+            self._reported_reason = reason
+            self._next_report = now + OVERLOAD_REPORT_INTERVAL
         # §8.2.6.2: a final response tags To; derived, so retransmissions get the same one.
         tag = hashlib.blake2b(
             request.call_id.encode("utf-8", "surrogateescape"), digest_size=6

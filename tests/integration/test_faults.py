@@ -166,4 +166,11 @@ def test_overloaded_server_refuses_new_work_but_still_registers_phones(
             server.domain, "8821", password, contact=f"sip:8821@{raw.local_address}"
         )
         assert bound.status_code == 200, bytes(bound).decode()
-    assert server.stats()["registrations"] == 1
+    stats = server.stats()
+    assert stats["registrations"] == 1
+    # The operator sees why: the counters per reason, and one warning naming the limit.
+    assert (stats["shed"], stats["shed_transactions"]) == (1, 1)
+    assert (stats["shed_backlog"], stats["shed_lag"]) == (0, 0)
+    assert "overloaded: 100 live transactions (limit 100)" in server.log_tail, server.log_tail[
+        -3000:
+    ]

@@ -22,9 +22,13 @@ Left out: uvloop, the API, several processes sharing a port.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import pytest
 
 from tests.voip_core.proxy.harness import (
     DOMAIN,
@@ -374,7 +378,11 @@ def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
     run(main)
 
 
-def test_a_late_event_loop_sheds_new_requests_until_it_catches_up() -> None:
+def test_a_late_event_loop_sheds_new_requests_until_it_catches_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="voip_core.node")
+
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
         location = FakeLocation()
@@ -397,6 +405,17 @@ def test_a_late_event_loop_sheds_new_requests_until_it_catches_up() -> None:
         caller.send(bytes(accepted), server.udp)
         assert (await expect(phone, "INVITE")).call_id == "on-time"
         assert server.node.shed_count == 1
+        assert server.node.shed_by_reason == {"lag": 1}
+        # One warning when a request was refused, naming the limit; one line when the
+        # node takes requests again.
+        messages = [r.getMessage() for r in caplog.records if r.name == "voip_core.node"]
+        assert len(messages) == 2, messages
+        assert re.fullmatch(
+            r"overloaded: the event loop runs \d+ ms late \(limit 100 ms\); "
+            r"refusing new requests with 503",
+            messages[0],
+        )
+        assert messages[1] == "no longer overloaded: taking new requests (1 refused in all)"
         phone.close()
         caller.close()
         await server.close()
@@ -404,7 +423,9 @@ def test_a_late_event_loop_sheds_new_requests_until_it_catches_up() -> None:
     run(main)
 
 
-def test_a_full_receive_buffer_sheds_new_requests() -> None:
+def test_a_full_receive_buffer_sheds_new_requests(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="voip_core.node")
+
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
         location = FakeLocation()
@@ -418,10 +439,23 @@ def test_a_full_receive_buffer_sheds_new_requests() -> None:
         assert server.node.backlog_bytes == 1001
         caller.send(bytes(invite(source=peer_of(caller), call_id="queued")), server.udp)
         assert (await expect(caller, 503)).call_id == "queued"
+        assert server.node.shed_by_reason == {"backlog": 1}
+        assert server.node.overload_reason == "backlog"
         queued[0] = 1000
         await asyncio.sleep(2 * LAG_INTERVAL)
         caller.send(bytes(invite(source=peer_of(caller), call_id="drained")), server.udp)
         assert (await expect(phone, "INVITE")).call_id == "drained"
+        # Overloaded again within 10 s: refused and counted, but not warned again.
+        queued[0] = 5000
+        await asyncio.sleep(2 * LAG_INTERVAL)
+        caller.send(bytes(invite(source=peer_of(caller), call_id="again")), server.udp)
+        assert (await expect(caller, 503)).call_id == "again"
+        assert server.node.shed_by_reason == {"backlog": 2}
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == [
+            "overloaded: 1001 bytes wait in the UDP receive buffers (limit 1000); "
+            "refusing new requests with 503"
+        ]
         phone.close()
         caller.close()
         await server.close()
@@ -463,6 +497,7 @@ def test_overload_serves_a_register_that_answers_a_recent_challenge() -> None:
         ok = await expect(phone, 200)  # the registration completes
         assert ok.cseq().number == 3
         assert server.node.shed_count == 2
+        assert server.node.shed_by_reason == {"backlog": 2}
         assert [method for method, _ in asked] == ["REGISTER"] * 3
         assert all(abs(wall - time.time()) < 5 for _, wall in asked)  # the wall clock
         phone.close()
