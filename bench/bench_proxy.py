@@ -110,6 +110,8 @@ class Step:
     passed: bool = False
     exit_code: int | None = None
     note: str = ""
+    #: Requests Ronghe refused with 503 during the step, by reason (its stats counters).
+    shed_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -259,10 +261,12 @@ def _describe(step: Step) -> str:
     if step.cpu_percent is not None:
         usage = f" cpu {step.cpu_percent:.0f}% mem {step.memory_mib:.0f}MiB"
     verdict = "pass" if step.passed else "FAIL"
+    reasons = ", ".join(f"{count} for {reason}" for reason, count in step.shed_reasons.items())
     return (
         f"  {step.kind:<8} {step.target:<9} {step.rate:>6g}/s x {step.seconds:g}s: {verdict} "
         f"{step.completed}/{step.attempted} ok, {step.failed} failed ({step.shed_503} x 503), "
         f"{step.retransmissions} retrans, {step.duration:.1f}s{usage} {step.note}"
+        + (f" refused: {reasons}" if reasons else "")
     )
 
 
@@ -372,6 +376,7 @@ class Bench:
 
     def register_step(self, target: Target, rate: float, seconds: float) -> Step:
         scenario = UAC_REGISTER
+        before = self._shed_counters(target)
         step = run_step(
             target,
             "register",
@@ -384,11 +389,26 @@ class Bench:
             extra_args=["-auth_uri", DOMAIN],
             local_port=self._register_port,
         )
-        self.run.steps.append(step)
-        print(_describe(step), flush=True)
+        self._record(step, before, self._shed_counters(target))
         return step
 
+    def _shed_counters(self, target: Target) -> dict[str, int]:
+        if target.name != "ronghe":
+            return {}
+        stats = self.ronghe.stats() or {}
+        return {k[len("shed_") :]: v for k, v in stats.items() if k.startswith("shed_")}
+
+    def _record(self, step: Step, before: dict[str, int], after: dict[str, int]) -> None:
+        step.shed_reasons = {
+            reason: count - before.get(reason, 0)
+            for reason, count in after.items()
+            if count > before.get(reason, 0)
+        }
+        self.run.steps.append(step)
+        print(_describe(step), flush=True)
+
     def call_step(self, target: Target, rate: float, seconds: float) -> Step:
+        before = self._shed_counters(target)
         step = run_step(
             target,
             "call",
@@ -398,8 +418,7 @@ class Bench:
             scenario=UAC_CALL,
             service=self.callee,
         )
-        self.run.steps.append(step)
-        print(_describe(step), flush=True)
+        self._record(step, before, self._shed_counters(target))
         return step
 
     # -- phases -------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from tests.voip_core.proxy.harness import (
     invite,
 )
 from tests.voip_core.transport.loopback import WAIT, UdpPeer, run, udp_peer
-from voip_core.node import LAG_INTERVAL, SipNode
+from voip_core.node import LAG_INTERVAL, LATE_MEASUREMENTS, SipNode
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.location import StoreLocation
@@ -378,7 +378,30 @@ def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
     run(main)
 
 
-def test_a_late_event_loop_sheds_new_requests_until_it_catches_up(
+def test_one_stall_of_the_event_loop_sheds_nothing() -> None:
+    async def main() -> None:
+        phone, caller = await udp_peer(), await udp_peer()
+        location = FakeLocation()
+        location.contacts[AOR] = [
+            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
+        ]
+        server = await start_node(location=location, max_lag=0.1)
+        time.sleep(0.3)  # noqa: ASYNC251  # one stall, as a long garbage-collector pass
+        await asyncio.sleep(0.01)  # the late lag measurement runs first
+        assert server.node.lag > 0.1
+        assert server.node.late_streak == 1
+        assert not server.node.overloaded
+        caller.send(bytes(invite(source=peer_of(caller), call_id="after")), server.udp)
+        assert (await expect(phone, "INVITE")).call_id == "after"
+        assert server.node.shed_count == 0
+        phone.close()
+        caller.close()
+        await server.close()
+
+    run(main)
+
+
+def test_an_event_loop_that_stays_late_sheds_new_requests_until_it_catches_up(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="voip_core.node")
@@ -391,21 +414,29 @@ def test_a_late_event_loop_sheds_new_requests_until_it_catches_up(
         ]
         server = await start_node(location=location, max_lag=0.1)
         assert not server.node.overloaded
-        time.sleep(0.3)  # noqa: ASYNC251  # the loop is stuck, as under a burst
-        await asyncio.sleep(0.01)  # the late lag measurement runs first
-        assert server.node.lag > 0.1
+        loop = asyncio.get_running_loop()
+        busy_until = loop.time() + 1.0
+
+        def burst() -> None:  # work that keeps the loop busy, as under too much load
+            time.sleep(0.2)  # noqa: ASYNC251
+            if loop.time() < busy_until:
+                loop.call_soon(burst)
+
+        loop.call_soon(burst)
+        await asyncio.sleep(0.5)  # two bursts and more: every measurement between is late
+        assert server.node.late_streak >= LATE_MEASUREMENTS
         late = invite(source=peer_of(caller), credentials=False, call_id="late")
         caller.send(bytes(late), server.udp)
         refused = await expect(caller, 503)
         assert (refused.call_id, refused.header("retry-after")) == ("late", "7")
 
-        await asyncio.sleep(3 * LAG_INTERVAL)  # measured on time again
-        assert not server.node.overloaded
+        await asyncio.sleep(max(0.0, busy_until - loop.time()) + 3 * LAG_INTERVAL)
+        assert not server.node.overloaded  # measured on time again
         accepted = invite(source=peer_of(caller), credentials=False, call_id="on-time")
         caller.send(bytes(accepted), server.udp)
         assert (await expect(phone, "INVITE")).call_id == "on-time"
-        assert server.node.shed_count == 1
-        assert server.node.shed_by_reason == {"lag": 1}
+        assert server.node.shed_count >= 1
+        assert set(server.node.shed_by_reason) == {"lag"}
         # One warning when a request was refused, naming the limit; one line when the
         # node takes requests again.
         messages = [r.getMessage() for r in caplog.records if r.name == "voip_core.node"]
@@ -415,7 +446,9 @@ def test_a_late_event_loop_sheds_new_requests_until_it_catches_up(
             r"refusing new requests with 503",
             messages[0],
         )
-        assert messages[1] == "no longer overloaded: taking new requests (1 refused in all)"
+        assert re.fullmatch(
+            r"no longer overloaded: taking new requests \(\d+ refused in all\)", messages[1]
+        )
         phone.close()
         caller.close()
         await server.close()
