@@ -145,6 +145,15 @@ async def start_node(
     return RunningNode(node, manager, udp, tcp)
 
 
+def location_of(phone: UdpPeer) -> FakeLocation:
+    """A location service where ``AOR`` is registered at ``phone``."""
+    location = FakeLocation()
+    location.contacts[AOR] = [
+        ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
+    ]
+    return location
+
+
 def peer_of(phone: UdpPeer) -> Peer:
     return Peer("udp", *phone.address)
 
@@ -234,10 +243,7 @@ def test_registered_phone_is_called_through_the_node_despite_a_lost_invite() -> 
 def test_transaction_times_out_without_further_input() -> None:
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
-        location = FakeLocation()
-        location.contacts[AOR] = [
-            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
-        ]
+        location = location_of(phone)
         server = await start_node(location=location)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -336,10 +342,7 @@ def test_malformed_datagram_without_usable_via_is_dropped() -> None:
 def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
-        location = FakeLocation()
-        location.contacts[AOR] = [
-            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
-        ]
+        location = location_of(phone)
         server = await start_node(location=location, max_transactions=2)
         first = invite(source=peer_of(caller), credentials=False)
         caller.send(bytes(first), server.udp)
@@ -381,10 +384,7 @@ def test_overload_sheds_new_requests_but_lets_the_rest_through() -> None:
 def test_one_stall_of_the_event_loop_sheds_nothing() -> None:
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
-        location = FakeLocation()
-        location.contacts[AOR] = [
-            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
-        ]
+        location = location_of(phone)
         server = await start_node(location=location, max_lag=0.1)
         time.sleep(0.3)  # noqa: ASYNC251  # one stall, as a long garbage-collector pass
         await asyncio.sleep(0.01)  # the late lag measurement runs first
@@ -408,10 +408,7 @@ def test_an_event_loop_that_stays_late_sheds_new_requests_until_it_catches_up(
 
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
-        location = FakeLocation()
-        location.contacts[AOR] = [
-            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
-        ]
+        location = location_of(phone)
         server = await start_node(location=location, max_lag=0.1)
         assert not server.node.overloaded
         loop = asyncio.get_running_loop()
@@ -461,10 +458,7 @@ def test_a_full_receive_buffer_sheds_new_requests(caplog: pytest.LogCaptureFixtu
 
     async def main() -> None:
         phone, caller = await udp_peer(), await udp_peer()
-        location = FakeLocation()
-        location.contacts[AOR] = [
-            ContactTarget(parse_uri(f"sip:8001@127.0.0.1:{phone.address[1]}"), peer_of(phone))
-        ]
+        location = location_of(phone)
         queued = [0]
         server = await start_node(location=location, backlog=lambda: queued[0], max_backlog=1000)
         queued[0] = 1001
