@@ -164,7 +164,8 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         type=float,
         default=None,
         help="refuse new requests with 503 while the event loop runs this many seconds "
-        "late (default 0.2)",
+        "late at two measurements in a row, 50 ms apart (default 0.2; one stall alone "
+        "refuses nothing)",
     )
     add(
         "--workers",
