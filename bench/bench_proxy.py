@@ -31,7 +31,8 @@ and SIPp (``/usr/bin/sipp``) for every load. Then:
    highest rate offered).
    Then rates are held for ``--sustain-seconds`` against Ronghe alone (longer than
    RFC 3261 Timer J/L/M, 32 s, so finished transactions expire during the run): the
-   ladder median first, then a bisection below it (``--sustain-tries`` runs in all);
+   ladder median first, then the ladder's lower rates until one is held, then a
+   bisection (``--sustain-tries`` runs in all);
    the sustained rate is the highest held.
 4. **Overload**: ``--overload-seconds`` at twice the sustained call rate; counts the
    calls completed, failed and shed (503); waits until the transaction table is empty
@@ -538,9 +539,14 @@ class Bench:
     def sustain(self) -> None:
         """Hold rates for --sustain-seconds against Ronghe: first the ladder median, then
         a bisection between the highest rate held and the lowest that failed (three runs
-        at most, to within 50/s)."""
+        at most, to within 50/s). Until a rate was held, the next try is the ladder's
+        next lower rate, not half the failed one: a held rate is usually a rung or two
+        below what a 5 s step passes."""
         args = self.args
-        for kind, step_at in (("register", self.register_step), ("call", self.call_step)):
+        for kind, step_at, rungs in (
+            ("register", self.register_step, args.register_rates),
+            ("call", self.call_step, args.call_rates),
+        ):
             median = statistics.median(self.run.ladders[kind]["ronghe"])
             target = (self.registrars if kind == "register" else self.targets)["ronghe"]
             held, failed = 0.0, median + 50
@@ -556,7 +562,9 @@ class Bench:
                     held = rate
                 else:
                     failed = rate
-                rate = round((held + failed) / 2 / 50) * 50
+                lower = [rung for rung in rungs if rung < failed]
+                halfway = round((held + failed) / 2 / 50) * 50
+                rate = max(lower) if held == 0 and lower else halfway
             self.run.sustained[kind] = {"rate": held, "tried": tried}
             print(f"# sustained {kind}: {held:g}/s", flush=True)
 
