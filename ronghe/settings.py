@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voip_core.transport.manager import DEFAULT_UDP_RECEIVE_BUFFER
+
 __all__ = ["ServeSettings", "load_secret"]
 
 _PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "ronghe"})
@@ -52,7 +54,7 @@ class ServeSettings(BaseSettings):
     max_transactions: int = Field(200_000, ge=100)
     workers: int = Field(1, ge=1, le=64)
     overload_queue_kib: int = Field(768, ge=16)
-    udp_receive_buffer_kib: int = Field(1024, ge=64)
+    udp_receive_buffer_kib: int = Field(DEFAULT_UDP_RECEIVE_BUFFER // 1024, ge=64)
     overload_lag: float = Field(0.2, gt=0)
     nonce_lifetime: float = Field(300.0, gt=0)
 

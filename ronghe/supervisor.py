@@ -61,7 +61,10 @@ def stack_stats(stack: SipStack) -> dict[str, int]:
         "contexts": stack.proxy.context_count,
         "registrations": stack.store.count(),
         "shed": stack.node.shed_count,
-        **{f"shed_{reason}": stack.node.shed_by_reason.get(reason, 0) for reason in SHED_REASONS},
+        **{
+            key: stack.node.shed_by_reason.get(reason, 0)
+            for reason, key in zip(SHED_REASONS, _SHED_KEYS, strict=True)
+        },
         "forwarded": stack.router.forwarded if stack.router is not None else 0,
     }
 
