@@ -80,7 +80,7 @@ SCENARIOS = REPO / "bench" / "scenarios"
 UAC_CALL = SCENARIOS / "uac_dialog.xml"
 SIPP_REGISTRAR = SCENARIOS / "registrar_auth.xml"
 UAC_REGISTER = REPO / "tests" / "integration" / "scenarios" / "register_auth.xml"
-UAS = REPO / "tests" / "integration" / "scenarios" / "uas.xml"
+UAS = SCENARIOS / "uas_any_order.xml"
 RESULTS = REPO / "bench" / "results"
 DOMAIN = "bench.test"
 FIRST_NUMBER = 20_000_000
@@ -321,7 +321,9 @@ class Bench:
         self.peers.append(registrar)
         self.registrars["sipp"] = Target("sipp", registrar.address)
         if not args.no_kamailio and Kamailio.available():
-            self.kamailio = Kamailio(self.workdir / "kamailio", domain=DOMAIN)
+            self.kamailio = Kamailio(
+                self.workdir / "kamailio", domain=DOMAIN, children=args.kamailio_children
+            )
             self.kamailio.start()
             kamailio_uas = self._uas("uas-kamailio")
             self._bind(self.kamailio.address, kamailio_uas)
@@ -724,6 +726,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--memory-only", action="store_true", help="register --contacts, measure, stop"
     )
     parser.add_argument("--no-kamailio", action="store_true")
+    parser.add_argument(
+        "--kamailio-children",
+        type=int,
+        default=1,
+        help="Kamailio's UDP worker processes (children)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     quick = args.quick
