@@ -33,6 +33,7 @@ Decisions where the RFCs leave room:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sys
@@ -177,6 +178,13 @@ def _parse_contact(
 
 def _format_q(q: float) -> str:
     return f"{q:.3f}".rstrip("0").rstrip(".")
+
+
+@functools.lru_cache(maxsize=2)
+def _date(second: int) -> str:
+    """The Date header value of a 200 (RFC 3261 §20.17, whole seconds): formatted once per
+    second, not once per registration."""
+    return formatdate(second, usegmt=True)
 
 
 def _to_tag(request: Request) -> str:
@@ -327,7 +335,7 @@ def process_register(
         return RegisterOutcome(response, tuple(alive), changed=len(alive) != len(current))
     use_gruu = gruu_secret is not None and "gruu" in request.tokens("supported")
     headers = [("Contact", _render_contact(binding, now, gruu=use_gruu)) for binding in bindings]
-    headers.append(("Date", formatdate(now, usegmt=True)))
+    headers.append(("Date", _date(int(now))))
     headers.extend(extra_headers)
     response = make_response(request, 200, to_tag=tag, headers=headers)
     return RegisterOutcome(response, tuple(bindings), changed=tuple(bindings) != tuple(current))
