@@ -18,6 +18,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import hmac
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -364,6 +365,22 @@ def test_nonce_issued_within_a_window_is_recognised_by_every_worker() -> None:
         nonce[:-2] + ("A" if nonce[-2] != "A" else "B") + nonce[-1], 32, NOW
     )
     assert not issuer.issued_within("not a nonce", 32, NOW)
+
+
+def test_nonce_and_opaque_are_hmac_sha256_of_keys_derived_from_the_secret() -> None:
+    # The format of the module docstring, computed here with the standard library's HMAC:
+    # base64url(ms ‖ issuer ‖ random ‖ HMAC-SHA256(nonce key, ms ‖ issuer ‖ random)[:16]),
+    # and the opaque value base64url(HMAC-SHA256(opaque key, nonce)[:12]).
+    for secret in (SECRET, b"s" * 16, b"a longer secret, past one SHA-256 block: " * 3):
+        nonces = NonceManager(secret, issuer=7, random_bytes=lambda n: bytes(range(1, n + 1)))
+        nonce = nonces.issue(NOW)
+        raw = base64.urlsafe_b64decode(nonce + "=")
+        body = int(NOW * 1000).to_bytes(8, "big", signed=True) + bytes([7, 2, 3, 4, 5, 6, 7, 8])
+        nonce_key = hmac.new(secret, b"ronghe digest nonce", hashlib.sha256).digest()
+        assert raw == body + hmac.digest(nonce_key, body, "sha256")[:16]
+        opaque_key = hmac.new(secret, b"ronghe digest opaque", hashlib.sha256).digest()
+        expected = hmac.digest(opaque_key, nonce.encode(), "sha256")[:12]
+        assert base64.urlsafe_b64decode(nonces.opaque(nonce)) == expected
 
 
 @pytest.mark.parametrize("padding_bits", [1, 2, 3])

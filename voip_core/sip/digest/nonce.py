@@ -58,6 +58,34 @@ _NONCE_BYTES: Final = 8 + _NONCE_RANDOM_BYTES + _NONCE_MAC_BYTES
 _OPAQUE_BYTES: Final = 12
 #: Nonce timestamps this far in the future are accepted (clock skew between workers).
 _CLOCK_SKEW_MS: Final = 30_000
+_SHA256_BLOCK: Final = 64
+_INNER_PAD: Final = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD: Final = bytes(byte ^ 0x5C for byte in range(256))
+
+
+class _KeyedSha256:
+    """HMAC-SHA256 (RFC 2104) under a key derived from ``secret`` for ``label``, the key's
+    padded blocks hashed once.
+
+    ``hmac.digest`` sets up OpenSSL's HMAC afresh on every call (3.4 µs on a machine
+    where this takes 1.3 µs); a registration makes four of them (nonce, its check, two
+    opaque values).
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, secret: bytes, label: bytes) -> None:
+        key = hmac.new(secret, label, hashlib.sha256).digest()  # 32 bytes: within a block
+        block = key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(_INNER_PAD))
+        self._outer = hashlib.sha256(block.translate(_OUTER_PAD))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def _encode(raw: bytes) -> str:
@@ -103,8 +131,8 @@ class NonceManager:
             raise ValueError(f"nonce lifetime {lifetime} must be positive")
         if max_tracked < 1:
             raise ValueError(f"max_tracked {max_tracked} must be at least 1")
-        self._nonce_key = hmac.new(secret, b"ronghe digest nonce", hashlib.sha256).digest()
-        self._opaque_key = hmac.new(secret, b"ronghe digest opaque", hashlib.sha256).digest()
+        self._nonce_mac = _KeyedSha256(secret, b"ronghe digest nonce")
+        self._opaque_mac = _KeyedSha256(secret, b"ronghe digest opaque")
         self._lifetime_ms = int(lifetime * 1000)
         self._max_tracked = max_tracked
         self._random_bytes = random_bytes
@@ -136,12 +164,12 @@ class NonceManager:
             )
         # The first random byte names the issuing worker process (see ``issuer``).
         body = stamp + bytes((self._issuer,)) + random_part[1:]
-        mac = hmac.digest(self._nonce_key, body, "sha256")
+        mac = self._nonce_mac.digest(body)
         return _encode(body + mac[:_NONCE_MAC_BYTES])
 
     def opaque(self, nonce: str) -> str:
         """The opaque value that accompanies ``nonce`` (RFC 7616 §3.3), derived, not stored."""
-        mac = hmac.digest(self._opaque_key, nonce.encode("utf-8", "surrogateescape"), "sha256")
+        mac = self._opaque_mac.digest(nonce.encode("utf-8", "surrogateescape"))
         return base64.urlsafe_b64encode(mac[:_OPAQUE_BYTES]).decode("ascii")
 
     def _decode(self, nonce: str) -> tuple[int, int] | None:
@@ -165,7 +193,7 @@ class NonceManager:
             # only the canonical spelling, the one we issued, is a nonce of ours.
             return None
         body, mac = raw[:-_NONCE_MAC_BYTES], raw[-_NONCE_MAC_BYTES:]
-        expected = hmac.digest(self._nonce_key, body, "sha256")[:_NONCE_MAC_BYTES]
+        expected = self._nonce_mac.digest(body)[:_NONCE_MAC_BYTES]
         if not hmac.compare_digest(mac, expected):
             return None
         return int.from_bytes(body[:8], "big", signed=True), body[8]
