@@ -3,8 +3,9 @@ may pass them on.
 
 Covers: ``bench/scenarios/uas_any_order.xml`` completing a call whose BYE arrives before
 its ACK, and the usual order; ``bench/scenarios/uac_dialog.xml`` completing a call
-whose 180 arrives after its 200. A plain UDP socket plays the proxy and the other
-party, so the order is exact. Not covered: the rates of ``bench/bench_proxy.py``.
+whose 180 arrives after its 200 (before or after the BYE is sent), and the usual order.
+A plain UDP socket plays the proxy and the other party, so the order is exact. Not
+covered: the rates of ``bench/bench_proxy.py``.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ def test_bench_uas_completes_a_call_whatever_the_order_of_ack_and_bye(
     assert (result.successful_calls, result.failed_calls) == (1, 0), result.describe()
 
 
-@pytest.mark.parametrize("late_180_after", ["200", "bye"])
+@pytest.mark.parametrize("late_180_after", ["200", "bye", None], ids=["200", "bye", "in-order"])
 def test_bench_uac_completes_a_call_whose_180_comes_after_its_200(
-    tmp_path: Path, late_180_after: str
+    tmp_path: Path, late_180_after: str | None
 ) -> None:
     callee = _Peer()
     try:
@@ -118,6 +119,8 @@ def test_bench_uac_completes_a_call_whose_180_comes_after_its_200(
                 )
 
             invite_headers = ("via:", "from:", "call-id:", "cseq:")
+            if late_180_after is None:
+                answer(invite, "180 Ringing", invite_headers)
             answer(invite, "200 OK", invite_headers)
             if late_180_after == "200":
                 answer(invite, "180 Ringing", invite_headers)
