@@ -729,7 +729,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--kamailio-children",
         type=int,
-        default=1,
+        default=Kamailio.children,
         help="Kamailio's UDP worker processes (children)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")

@@ -120,7 +120,6 @@ class SipNode:
         self._lag_handle: asyncio.TimerHandle | None = loop.call_at(
             self._lag_expected, self._measure_lag
         )
-        self.shed_count = 0
         #: Requests refused, by what made the node overloaded (see :attr:`overload_reason`).
         self.shed_by_reason: dict[str, int] = {}
         self._reported_reason: str | None = None
@@ -161,6 +160,11 @@ class SipNode:
         except RemoteProtocolError as error:
             logger.info("refused message from %s: %s", peer, error)
         self._pump(now)
+
+    @property
+    def shed_count(self) -> int:
+        """Requests refused with 503 in all."""
+        return sum(self.shed_by_reason.values())
 
     @property
     def overloaded(self) -> bool:
@@ -267,7 +271,6 @@ class SipNode:
         self._pump(now)
 
     def _shed(self, request: Request, peer: Peer) -> None:
-        self.shed_count += 1
         reason = self.overload_reason
         assert reason is not None, "only an overloaded node sheds"
         self.shed_by_reason[reason] = self.shed_by_reason.get(reason, 0) + 1
