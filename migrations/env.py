@@ -3,8 +3,9 @@
 The database URL is taken, first found wins, from: a connection handed over by
 :func:`dialplan.storage.migrate.upgrade_to_head` (``config.attributes["connection"]``),
 ``-x database_url=...`` on the alembic command line, ``sqlalchemy.url`` set
-programmatically, the ``RONGHE_DATABASE_URL`` environment variable, and finally the
-embedded default ``sqlite:///ronghe.db``.
+programmatically, and finally the settings every ``ronghe`` command reads
+(:class:`ronghe.settings.CommonSettings`: ``RONGHE_DATABASE_URL``, else the embedded
+``sqlite:///ronghe.db``).
 
 ``target_metadata`` lists the numbering-plan metadata and, once the SIP core has its
 registration table, ``voip_core.storage.models.metadata``, so autogenerate compares
@@ -13,7 +14,6 @@ the whole schema.
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection
 
 import dialplan.storage.models  # noqa: F401  - registers the plan tables on Base.metadata
 from dialplan.storage.base import Base
-from dialplan.storage.database import DEFAULT_DATABASE_URL, create_database_engine
+from dialplan.storage.database import create_database_engine
+from ronghe.settings import CommonSettings
 
 config = context.config
 
@@ -52,8 +53,7 @@ def _database_url() -> str:
     url = (
         x_arguments.get("database_url")
         or config.get_main_option("sqlalchemy.url")
-        or os.environ.get("RONGHE_DATABASE_URL")
-        or DEFAULT_DATABASE_URL
+        or CommonSettings().database_url
     )
     return url
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from ronghe.commands._settings import add_environment_option
+
 if TYPE_CHECKING:
     from ronghe.settings import ServeSettings
 
@@ -22,13 +24,18 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         description=(
             "Run the SIP registrar and stateful proxy (UDP and TCP) and the admin REST API. "
             "Every option can also be set by an environment variable RONGHE_<OPTION> "
-            "(e.g. RONGHE_DATABASE_URL). On an empty database a small demo county plan is "
-            "created and its phone credentials are printed. SIGUSR1 logs one line "
-            "'stats transactions=N contexts=M registrations=K' (live SIP transactions, "
-            "proxy response contexts, registered contacts)."
+            "(e.g. RONGHE_DATABASE_URL), read by every ronghe command alike; an option "
+            "overrides its variable. In development, on an empty database a small demo "
+            "county plan is created and its phone credentials are printed; production "
+            "never creates it and needs a real deployment secret. GET /metrics serves "
+            "Prometheus metrics and GET /api/v1/stats the same numbers as JSON on the "
+            "admin API listener. SIGUSR1 logs one line 'stats transactions=N contexts=M "
+            "registrations=K ...' (live SIP transactions, proxy response contexts, "
+            "registered contacts, ...)."
         ),
     )
     add = serve.add_argument
+    add_environment_option(serve)
     add(
         "--sip-host",
         help="address SIP listens on (0.0.0.0 = all IPv4, :: = all IPv6)",
@@ -63,6 +70,13 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         choices=["debug", "info", "warning", "error"],
         default=None,
         help="log level (default info)",
+    )
+    add(
+        "--log-format",
+        choices=["text", "json"],
+        default=None,
+        help="log lines as text (default) or as one JSON object per line: time (UTC, "
+        "ISO 8601), level, logger, message, and call_id for a call's lines",
     )
     add(
         "--trace-sip",
@@ -181,11 +195,25 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="file holding the deployment secret (default ./ronghe.secret)",
     )
     add(
+        "--demo",
+        dest="demo",
+        action="store_true",
+        default=None,
+        help="create the demo plan on an empty database (the default in development; "
+        "refused in production, as it prints its extensions' passwords)",
+    )
+    add(
         "--no-demo",
         dest="demo",
         action="store_false",
         default=None,
         help="do not create the demo plan on an empty database",
+    )
+    add(
+        "--metrics-token",
+        default=None,
+        help="bearer token GET /metrics requires (at least 16 characters; default none: "
+        "anyone who reaches the API listener may scrape it, 127.0.0.1 by default)",
     )
     serve.set_defaults(handler=_run_serve)
 
@@ -195,28 +223,20 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
 
     Raises pydantic's ``ValidationError`` for invalid values.
     """
-    from ronghe.settings import ServeSettings
+    from ronghe.settings import ServeSettings, settings_from_options
 
-    overrides = {
-        key: value
-        for key, value in vars(args).items()
-        if key not in ("handler", "command") and value is not None
-    }
-    for listed in ("trusted_networks", "digest_algorithms"):
-        if listed in overrides:
-            overrides[listed] = tuple(overrides[listed])
-    return ServeSettings(**overrides)
+    return settings_from_options(ServeSettings, vars(args))
 
 
 def _run_serve(args: argparse.Namespace) -> int:
     from ronghe.serve import run
+    from ronghe.settings import describe_errors
 
     try:
         settings = serve_settings(args)
     except ValidationError as error:
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "settings"
-            print(f"ronghe serve: {field}: {problem['msg']}", file=sys.stderr)
+        for line in describe_errors(error):
+            print(f"ronghe serve: {line}", file=sys.stderr)
         return 2
     return run(settings)
 

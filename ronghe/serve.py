@@ -79,7 +79,7 @@ async def _serve(settings: ServeSettings) -> int:
     engine = create_database_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     credentials: list[DemoCredential] = []
-    if settings.demo:
+    if settings.seeds_demo:
         credentials = await asyncio.to_thread(
             seed_demo_plan, session_factory, realm=settings.domain
         )

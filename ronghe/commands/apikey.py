@@ -12,7 +12,8 @@ from typing import Any
 from dialplan.storage.exceptions import PlanStorageError
 from dialplan.storage.records import Role
 from dialplan.storage.services.api_keys import create_api_key, list_api_keys, revoke_api_key
-from ronghe.commands._database import CLI_ACTOR, add_database_option, open_database
+from ronghe.commands._database import CLI_ACTOR, open_database
+from ronghe.commands._settings import add_common_options, command_settings
 
 __all__ = ["add_parser"]
 
@@ -25,23 +26,26 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     create = commands.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", choices=[role.value for role in Role], required=True)
     create.add_argument("--name", default=None, help="who or what uses the key (default: the role)")
-    add_database_option(create)
+    add_common_options(create)
     create.set_defaults(handler=_run_create)
 
     listing = commands.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
-    add_database_option(listing)
+    add_common_options(listing)
     listing.set_defaults(handler=_run_list)
 
     revoke = commands.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id", type=int)
-    add_database_option(revoke)
+    add_common_options(revoke)
     revoke.set_defaults(handler=_run_revoke)
 
 
 def _run_create(args: argparse.Namespace) -> int:
     role = Role(args.role)
-    session_factory = open_database(args.database_url)
+    settings = command_settings(args, "apikey create")
+    if settings is None:
+        return 2
+    session_factory = open_database(settings.database_url)
     with session_factory() as session:
         try:
             created = create_api_key(
@@ -56,7 +60,10 @@ def _run_create(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    session_factory = open_database(args.database_url)
+    settings = command_settings(args, "apikey list")
+    if settings is None:
+        return 2
+    session_factory = open_database(settings.database_url)
     with session_factory() as session:
         page = list_api_keys(session, include_revoked=args.all, limit=10_000)
     for key in page.items:
@@ -66,7 +73,10 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_revoke(args: argparse.Namespace) -> int:
-    session_factory = open_database(args.database_url)
+    settings = command_settings(args, "apikey revoke")
+    if settings is None:
+        return 2
+    session_factory = open_database(settings.database_url)
     with session_factory() as session:
         try:
             key = revoke_api_key(session, actor=CLI_ACTOR, key_id=args.key_id)

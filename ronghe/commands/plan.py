@@ -13,12 +13,11 @@ from typing import Any, Final
 
 from dialplan.storage.csv_io import CsvKind, detect_kind, export_csv, import_csv
 from dialplan.storage.exceptions import ImportRejected, RowError
-from ronghe.commands._database import CLI_ACTOR, add_database_option, open_database
+from ronghe.commands._database import CLI_ACTOR, open_database
+from ronghe.commands._settings import add_common_options, command_settings
 
 __all__ = ["add_parser"]
 
-#: The SIP domain the server uses by default; HA1 values depend on it.
-DEFAULT_DOMAIN: Final = "ronghe.local"
 _KINDS: Final = [kind.value for kind in CsvKind]
 
 
@@ -39,15 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     importer.add_argument("file", type=Path, help="the CSV file")
     importer.add_argument("--kind", choices=_KINDS, help="what the file holds (default: guessed)")
     importer.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
-    importer.add_argument(
-        "--domain", default=DEFAULT_DOMAIN, help=f"SIP domain / digest realm ({DEFAULT_DOMAIN})"
-    )
-    add_database_option(importer)
+    # The domain is the digest realm: the HA1 of every imported password depends on it.
+    add_common_options(importer, domain=True)
     importer.set_defaults(handler=_run_import)
 
     exporter = commands.add_parser("export", help="write a CSV file to standard output")
     exporter.add_argument("--kind", choices=_KINDS, default=CsvKind.EXTENSIONS.value)
-    add_database_option(exporter)
+    add_common_options(exporter)
     exporter.set_defaults(handler=_run_export)
 
 
@@ -66,13 +63,16 @@ def _run_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    session_factory = open_database(args.database_url)
+    settings = command_settings(args, "plan import")
+    if settings is None:
+        return 2
+    session_factory = open_database(settings.database_url)
     with session_factory() as session:
         try:
             report = import_csv(
                 session,
                 actor=CLI_ACTOR,
-                realm=args.domain,
+                realm=settings.domain,
                 kind=kind,
                 data=data,
                 dry_run=args.dry_run,
@@ -98,7 +98,10 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    session_factory = open_database(args.database_url)
+    settings = command_settings(args, "plan export")
+    if settings is None:
+        return 2
+    session_factory = open_database(settings.database_url)
     with session_factory() as session:
         data = export_csv(session, kind=CsvKind(args.kind))
     sys.stdout.buffer.write(data)
