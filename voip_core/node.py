@@ -50,6 +50,7 @@ from voip_core.sip.message import Request, make_response
 from voip_core.sip.parser import parse_message
 from voip_core.sip.peer import Peer
 from voip_core.sip.reply import make_error_response
+from voip_core.traffic import TrafficCounters
 from voip_core.transaction import TransactionLayer
 from voip_core.transaction.keys import server_key
 
@@ -126,6 +127,8 @@ class SipNode:
         self._next_report = 0.0
         self.internal_errors = 0
         self.malformed_count = 0
+        #: Messages parsed and responses sent, for the statistics and metrics.
+        self.traffic = TrafficCounters()
 
     def attach(self, transports: Sender) -> None:
         """Set where messages are sent (created after the node, as it calls back into it)."""
@@ -143,8 +146,10 @@ class SipNode:
             if logger.isEnabledFor(logging.INFO):
                 logger.info("malformed message from %s: %s", peer, error)
             if reply is not None:
+                self.traffic.sent(reply)
                 self._send(bytes(reply), peer)
             return
+        self.traffic.received(message)
         if (
             isinstance(message, Request)
             and message.method not in _NEVER_SHED
@@ -240,9 +245,12 @@ class SipNode:
                 # timer (the whole server would hang); it is logged with its traceback.
                 self.internal_errors += 1
                 logger.exception("internal error handling %s", type(event).__name__)
+        traffic = self.traffic
         for outbound in layer.messages_to_send():
+            traffic.sent(outbound.message)
             self._send(bytes(outbound.message), outbound.destination)
         for outbound in proxy.messages_to_send():
+            traffic.sent(outbound.message)
             self._send(bytes(outbound.message), outbound.destination)
         self._arm(now)
 
@@ -293,6 +301,7 @@ class SipNode:
             to_tag=tag,
             headers=(("Retry-After", str(self._retry_after)),),
         )
+        self.traffic.sent(response)
         self._send(bytes(response), response_destination(request.vias()[0], peer))
 
     def close(self) -> None:
