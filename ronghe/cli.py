@@ -150,9 +150,9 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         type=int,
         default=None,
         help="refuse new requests with 503 above this many live transactions (default "
-        "200000, shared equally between the workers; on UDP every call leaves about 100 "
-        "transaction-seconds behind, Timers J, L and M, so that carries about 2,000 calls/s; "
-        "3-5 KB each)",
+        "200000, shared equally between the workers); on UDP an ended transaction stays "
+        "live 32 s for retransmissions (RFC 3261 Timers J, L and M), so allow about 100 "
+        "per call per second",
     )
     add(
         "--overload-queue-kib",
@@ -160,7 +160,8 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         default=None,
         help="refuse new requests with 503 while more than this many KiB of datagrams "
         "wait in the UDP receive buffer (default 768: about 600 short messages as the "
-        "kernel counts them, a few tenths of a second of work); a REGISTER without credentials "
+        "kernel counts them; a request waiting past T1 is retransmitted before it is "
+        "answered); a REGISTER without credentials "
         "(its answer, a stateless 401, costs no more than the 503) or answering a recent "
         "challenge is still served",
     )
