@@ -169,7 +169,7 @@ class Bench:
             nonces=NonceManager(b"n" * 32, lifetime=300.0),
             lookup_ha1=PlanCredentials(live),
         )
-        layer = TransactionLayer(TimerConfig())
+        layer = TransactionLayer(TimerConfig(), send_trying=False)
         config = ProxyConfig(
             domain=DOMAIN,
             listen=(ListenAddress("udp", *PROXY), ListenAddress("tcp", *PROXY)),

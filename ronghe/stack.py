@@ -24,6 +24,7 @@ from voip_core.node import SipNode
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.location import StoreLocation
+from voip_core.proxy.nodes import NODE_HOP_TRANSPORT, NodeHops
 from voip_core.registrar import BindingStore, RegistrarPolicy
 from voip_core.registrar.authentication import DigestAuthenticator
 from voip_core.registrar.service import Registrar
@@ -163,14 +164,26 @@ async def build_stack(
         max_expires=settings.max_expires,
         default_expires=min(max(3600, settings.min_expires), settings.max_expires),
     )
+    # Requests for a flow this node holds reach it through its hop, from any node
+    # sharing the registrations (voip_core.proxy.nodes); nodes connect over TCP.
+    hops = NodeHops(
+        derive_secret(secret, b"node-hop"),
+        node=settings.node_name or f"{listeners.advertised}:{listeners.port}",
+        address=ListenAddress(NODE_HOP_TRANSPORT, listeners.advertised, listeners.port),
+    )
     registrar = Registrar(
         domain=settings.domain,
         store=store,
         authenticator=authenticator,
         policy=policy,
         gruu_secret=gruu_secret,
+        first_hop=hops.path_entry,
     )
-    layer = TransactionLayer(TimerConfig(t1=settings.t1, t2=settings.t2, t4=settings.t4))
+    # The proxy sends 100 Trying itself when it forwards an INVITE (and none before a
+    # stateless challenge), see voip_core.proxy.request_handler.
+    layer = TransactionLayer(
+        TimerConfig(t1=settings.t1, t2=settings.t2, t4=settings.t4), send_trying=False
+    )
     node_holder: list[SipNode] = []
     transports = TransportManager(
         on_message=(
@@ -217,7 +230,7 @@ async def build_stack(
     proxy = Proxy(
         config=config,
         layer=layer,
-        location=StoreLocation(store, gruu_secret=gruu_secret),
+        location=StoreLocation(store, gruu_secret=gruu_secret, hops=hops),
         router=PlanRouter(live_plan),
         authenticator=authenticator,
         registrar=registrar,

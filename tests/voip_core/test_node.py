@@ -65,7 +65,9 @@ AOR = f"sip:8001@{DOMAIN}"
 class TrustEveryone:
     """Authenticates every request as the user it names (To for REGISTER)."""
 
-    def authenticate(self, request: Request, *, proxy: bool, now: float) -> Authenticated:
+    def authenticate(
+        self, request: Request, *, proxy: bool, now: float, source: str | None = None
+    ) -> Authenticated:
         uri = request.to().uri if request.method == "REGISTER" else request.from_().uri
         return Authenticated(getattr(uri, "user", None) or "")
 
@@ -119,7 +121,7 @@ async def start_node(
     )
     if location is not None:
         registrar = FakeRegistrar()
-    layer = TransactionLayer(FAST)
+    layer = TransactionLayer(FAST, send_trying=False)
     proxy = Proxy(
         config=config,
         layer=layer,

@@ -27,13 +27,13 @@ dropped when the call fails or ends with a BYE.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from dataclasses import dataclass, field
 
 from voip_core.proxy.config import ProxyConfig
 from voip_core.proxy.forwarding import Target
-from voip_core.proxy.responses import choose_best_response
+from voip_core.proxy.outcomes import CallOutcomes
+from voip_core.proxy.responses import choose_best_response, derived_to_tag
 from voip_core.sip.message import Request, Response, make_response
 from voip_core.sip.peer import Peer
 from voip_core.transaction import ClientKey, ServerKey, TransactionLayer, TransactionState
@@ -111,6 +111,8 @@ class ResponseContexts:
         self._by_client: dict[ClientKey, ResponseContext] = {}
         self._timers: list[tuple[float, int, ServerKey]] = []
         self._timer_seq = 0
+        #: How the calls (initial INVITEs forwarded to a callee) ended.
+        self.call_outcomes = CallOutcomes()
 
     def __len__(self) -> int:
         """Live response contexts (forwarded requests awaiting completion)."""
@@ -203,10 +205,14 @@ class ResponseContexts:
                     self._layer.cancel_client(other.key, now)
                 if first and context.callee:
                     self.track_call(context, "confirmed", wall, branch.target.destination)
+                    self.call_outcomes.count(code)
             elif context.request.method == "BYE":
                 self._calls.pop(context.request.call_id, None)
             self._maybe_finish(context)
             return
+        if code == 430 and branch.target.unreachable is not None:
+            # RFC 5626 §11: 430 Flow Failed is meant for proxies, not for the caller.
+            upstream = self._synthesize(context, *branch.target.unreachable)
         self._branch_final(context, branch, upstream, now)
 
     def _send_2xx(self, context: ResponseContext, response: Response, now: float) -> None:
@@ -245,6 +251,8 @@ class ResponseContexts:
             self._layer.send_response(context.server_key, best, now)
             if context.callee:
                 self._calls.pop(context.request.call_id, None)
+                if context.is_invite:
+                    self.call_outcomes.count(best.status_code)
         self._maybe_finish(context)
 
     def on_branch_failure(
@@ -256,6 +264,8 @@ class ResponseContexts:
             return
         branch = context.branches[key]  # type: ignore[index]
         if branch.final is None:
+            if code == 503 and branch.target.unreachable is not None:
+                code, reason = branch.target.unreachable  # §16.9's 503 would become 500
             self._branch_final(context, branch, self._synthesize(context, code, reason), now)
 
     def on_terminated(self, key: ClientKey | ServerKey, now: float) -> None:
@@ -272,6 +282,8 @@ class ResponseContexts:
             # forwarded, statelessly (§16.7 step 5).
             if not server_context.final_sent and server_context.callee:
                 self._calls.pop(server_context.request.call_id, None)
+                if server_context.is_invite:
+                    self.call_outcomes.count(None)
             server_context.final_sent = True
             server_context.timer_c = None
             if server_context.is_invite:
@@ -285,14 +297,11 @@ class ResponseContexts:
     # -- helpers ----------------------------------------------------------------------
 
     def _synthesize(self, context: ResponseContext, code: int, reason: str) -> Response:
-        tag = hashlib.blake2b(
-            context.request.call_id.encode("utf-8", "surrogateescape"), digest_size=6
-        ).hexdigest()
         return make_response(
             context.request,
             code,
             reason,
-            to_tag=tag,
+            to_tag=derived_to_tag(context.request.call_id),
             headers=(("Server", self._config.user_agent),),
         )
 

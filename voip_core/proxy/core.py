@@ -4,10 +4,11 @@ Theory of operation: the node adapter feeds every transaction-layer event to
 :meth:`Proxy.handle_event`, which hands it to one of two halves:
 
 - a new request goes to the request side (:mod:`voip_core.proxy.request_handler`), one
-  function per RFC 3261 §16 step: :func:`validate_request` (§16.3),
-  :func:`preprocess_route` (§16.4), target determination (§16.5, via the numbering plan
-  and the location service), and :func:`forward_request` (§16.6) once per target, each in
-  its own client transaction;
+  function per RFC 3261 §16 step: :func:`validate_request` (§16.3 steps 1-5),
+  :func:`preprocess_route` (§16.4), the authorisation of initial requests (§16.3 step 6,
+  challenges sent statelessly), :func:`determine_targets` (§16.5, via the numbering plan
+  and the location service, :mod:`voip_core.proxy.targets`), and
+  :func:`forward_request` (§16.6) once per target, each in its own client transaction;
 - what comes back on those client transactions (responses, timeouts, transport errors)
   goes to the response side (:mod:`voip_core.proxy.context`): the §16.7 response context
   of each forwarded request, which forwards provisional and 2xx responses at once and the
@@ -23,6 +24,8 @@ send) and :meth:`messages_to_send` for the stateless forwards; time is passed in
 """
 
 from __future__ import annotations
+
+from typing import assert_never
 
 from voip_core.proxy.config import ProxyConfig
 from voip_core.proxy.context import CallRecord, ResponseContexts
@@ -62,6 +65,12 @@ class Proxy:
         registrar: RegistrarPort,
         flow_secret: bytes,
     ) -> None:
+        if layer.sends_trying:
+            # §16.6 / §8.2.7: the challenge to an unauthenticated INVITE is its only answer.
+            raise ValueError(
+                "the proxy sends 100 Trying itself when it forwards an INVITE: "
+                "build its TransactionLayer with send_trying=False"
+            )
         self.config = config
         self.layer = layer
         self.calls: dict[str, CallRecord] = {}
@@ -102,6 +111,8 @@ class Proxy:
                 )
             case TransactionTerminated(key=key):
                 self._contexts.on_terminated(key, now)
+            case _:
+                assert_never(event)
 
     def messages_to_send(self) -> list[Outbound]:
         """Statelessly forwarded messages (ACK for 2xx, stray 2xx) since the last call."""
@@ -120,6 +131,11 @@ class Proxy:
     def context_count(self) -> int:
         """Live response contexts (forwarded requests awaiting completion)."""
         return len(self._contexts)
+
+    @property
+    def call_outcomes(self) -> dict[str, int]:
+        """Calls ended so far, by outcome (:mod:`voip_core.proxy.outcomes`)."""
+        return self._contexts.call_outcomes.counts
 
     # -- stateless forwarding ---------------------------------------------------------
 

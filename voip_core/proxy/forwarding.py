@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.routing import FlowTokens
-from voip_core.sip.exceptions import RemoteProtocolError
+from voip_core.sip.exceptions import LocalProtocolError, RemoteProtocolError
 from voip_core.sip.message import Request
 from voip_core.sip.peer import Peer
 from voip_core.sip.uri import Uri
@@ -20,6 +20,7 @@ __all__ = [
     "forward_request",
     "loop_hash",
     "make_branch",
+    "next_max_forwards",
 ]
 
 #: Methods whose initial requests create dialogs and so get Record-Route (§16.6 step 4).
@@ -36,6 +37,10 @@ class Target:
     """The next hop (the flow a phone registered over, or a resolved address)."""
     path: tuple[str, ...] = ()
     """RFC 3327 Path values recorded at registration, pushed as Route headers."""
+    unreachable: tuple[int, str] | None = None
+    """The final response (code, reason) the branch ends with when its destination
+    cannot be reached or reports 430 Flow Failed, in place of the 503 of §16.9 that
+    §16.7 step 6 turns into 500 (a flow held by a cluster node, :mod:`voip_core.proxy.nodes`)."""
 
 
 def loop_hash(request: Request) -> str:
@@ -106,9 +111,7 @@ def forward_request(
     """
     outgoing = config.listen_for(target.destination.transport, ":" in target.destination.host)
     incoming = config.listen_for(source.transport, ":" in source.host)
-    # Step 3: Max-Forwards.
-    max_forwards = request.header("max-forwards")
-    value = config.default_max_forwards if max_forwards is None else int(max_forwards) - 1
+    value = next_max_forwards(request, config)
     # Step 8: our Via on top.
     via = f"SIP/2.0/{outgoing.transport.upper()} {outgoing.host_port};branch={branch}"
     if outgoing.transport == "udp":
@@ -130,6 +133,24 @@ def forward_request(
         replace=(("Max-Forwards", str(value)),),
         prepend=(("Via", via), *record_routes),
     )
+
+
+def next_max_forwards(request: Request, config: ProxyConfig) -> int:
+    """§16.6 step 3: the forwarded copy's Max-Forwards, one less, or the default when absent.
+
+    Only for a request that §16.3 step 3 let through (above 0): 0 raises with the 483
+    that step owes, so that a path that skipped validation never sends ``Max-Forwards: -1``.
+    """
+    max_forwards = request.max_forwards()
+    if max_forwards is None:
+        return config.default_max_forwards
+    if max_forwards <= 0:
+        raise LocalProtocolError(
+            f"{request.method} at Max-Forwards 0 must not be forwarded",
+            status_code=483,
+            reason="Too Many Hops",
+        )
+    return max_forwards - 1
 
 
 def _record_route(address: ListenAddress, token: str) -> str:

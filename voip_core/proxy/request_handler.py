@@ -1,17 +1,28 @@
 """The request side of the stateful proxy: what becomes of each request that reaches it.
 
-Theory of operation: a request goes through one function per RFC 3261 §16 step.
-:func:`validate_request` (§16.3) comes first; a CANCEL is then answered and cancels the
-pending branches of the INVITE it matches (§16.10). :func:`preprocess_route` (§16.4)
-removes our own Route entries: an in-dialog request (To tag) routed through us follows
-its route set, and one that was not and is not for us gets 481. An initial request is, in
-order: a REGISTER handed to the registrar; an OPTIONS for the proxy itself (or with
-Max-Forwards 0) answered here (§11); refused with 403 when it would relay to a domain we
-do not serve; authenticated with 407 when required; and sent to its targets (§16.5): the
-preloaded Route, the contact of a GRUU, or what the numbering plan decides (a local
-extension's registered contacts, a trunk, or a rejection). Forwarding (§16.6) starts one
-client transaction per target, in parallel, inside a response context
-(:mod:`voip_core.proxy.context`), which handles everything that comes back.
+Theory of operation: :meth:`RequestHandler.on_request` runs the RFC 3261 §16 steps in
+order, one function each, and dispatches on the decision each returns:
+
+1. :func:`~voip_core.proxy.validation.validate_request` (§16.3 steps 1-5): 505, 416,
+   483, 482, 420 are raised as errors; an out-of-dialog OPTIONS at Max-Forwards 0 is
+   answered here as a UAS (§11). A CANCEL is then answered and cancels the pending
+   branches of the INVITE it matches (§16.10).
+2. :func:`~voip_core.proxy.routing.preprocess_route` (§16.4) removes our own Route
+   entries.
+3. :meth:`RequestHandler._admit` decides what is ours to answer: a REGISTER goes to the
+   registrar, an OPTIONS for the proxy itself is answered, relaying to a domain we do not
+   serve is refused, and :meth:`RequestHandler._authorize` (§16.3 step 6) checks the
+   credentials of an initial request. A challenge or refusal is sent statelessly, for
+   every method (§8.2.7, §16.6): no transaction is kept and nothing is retransmitted for
+   a request without valid credentials, since anyone can send one from any address; a
+   retransmission is challenged afresh, and the ACK of a challenged INVITE, which carries
+   our derived To tag, is absorbed (:meth:`RequestHandler.on_ack`).
+4. :func:`~voip_core.proxy.targets.determine_targets` (§16.5) decides the targets, or a
+   reply.
+5. :meth:`RequestHandler._forward` (§16.6) sends 100 Trying for an INVITE and starts one
+   client transaction per target of the first target set, built by
+   :func:`~voip_core.proxy.forwarding.forward_request`, inside a response context
+   (:mod:`voip_core.proxy.context`), which handles everything that comes back (§16.7).
 
 An ACK for a 2xx is forwarded statelessly along the dialog route with a deterministic
 branch (§16.11); :meth:`RequestHandler.on_ack` returns it for the proxy to send. Every
@@ -23,20 +34,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from typing import assert_never
 
-from dialplan.engine import CallerContext, ConferenceRoom, ExternalRoute, LocalExtension, Reject
+from dialplan.engine import CallerContext
 from voip_core.proxy.config import ProxyConfig
 from voip_core.proxy.context import CallRecord, ResponseContexts
 from voip_core.proxy.forwarding import (
     RECORD_ROUTED_METHODS,
-    Target,
-    check_loop,
     forward_request,
     loop_hash,
     make_branch,
+    next_max_forwards,
 )
 from voip_core.proxy.ports import Authenticated, Authenticator, Location, RegistrarPort, Router
+from voip_core.proxy.responses import derived_to_tag
 from voip_core.proxy.routing import (
     FlowTokens,
     RouteResult,
@@ -44,11 +56,12 @@ from voip_core.proxy.routing import (
     peer_for_uri,
     preprocess_route,
 )
-from voip_core.proxy.validation import BadExtension, check_require, validate_request
-from voip_core.sip.exceptions import ProtocolError, RemoteProtocolError
-from voip_core.sip.message import Request, make_response
+from voip_core.proxy.targets import Reply, Targets, determine_targets, follows_dialog_route
+from voip_core.proxy.validation import BadExtension, Validation, check_require, validate_request
+from voip_core.sip.exceptions import ProtocolError
+from voip_core.sip.message import Request, Response, make_response
 from voip_core.sip.peer import Peer
-from voip_core.sip.uri import SipUri, TelUri
+from voip_core.sip.uri import SipUri
 from voip_core.sip.via import MAGIC_COOKIE
 from voip_core.transaction import Outbound, ServerKey, TransactionLayer
 
@@ -64,6 +77,28 @@ _ALLOW = (
 _AUTHENTICATED_METHODS = frozenset(
     {"INVITE", "MESSAGE", "SUBSCRIBE", "REFER", "OPTIONS", "PUBLISH", "NOTIFY"}
 )
+#: Registrar answers sent without a transaction: its challenge and its refusal of a
+#: blocked source (§8.2.7), half of every registration and anyone's to provoke.
+_STATELESS_REGISTER_ANSWERS = frozenset({401, 403})
+#: Who an in-dialog request or an unauthenticated method's sender is to the plan.
+_ANONYMOUS = CallerContext(extension=None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A response built elsewhere (the registrar's) to send as it is."""
+
+    response: Response
+    stateless: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Drop:
+    """Nothing to send: an ACK that matched no transaction and no dialog route."""
+
+
+#: What becomes of a request after §16.5.
+_Decision = Targets | Reply | _Answer | _Drop
 
 
 class RequestHandler:
@@ -103,206 +138,143 @@ class RequestHandler:
     ) -> None:
         """Answer, forward or drop a request received on the server transaction ``key``."""
         try:
-            validate_request(request, proxy_supported=self._config.proxy_supported)
+            validation = validate_request(request, self._config)  # §16.3 steps 1-5
+            match validation:
+                case Validation.ANSWER_OPTIONS:
+                    self._answer_options(key, request, now)
+                    return
+                case Validation.PROCEED:
+                    pass
+                case _:
+                    assert_never(validation)
             if request.method == "CANCEL":
-                self._on_cancel(key, request, now)
+                self._on_cancel(key, request, now)  # §16.10
                 return
-            routed = preprocess_route(request, self._config, self._tokens)
-            if request.to().tag is not None and routed.removed:
-                self._forward_in_dialog(key, routed, source, now)
-                return
-            if request.to().tag is not None and not is_local_uri(routed.request.uri, self._config):
-                self._reply(key, request, 481, "Call/Transaction Does Not Exist", now)
-                return
-            self._initial_request(key, routed, source, now, wall)
+            routed = preprocess_route(request, self._config, self._tokens)  # §16.4
+            admission = self._admit(routed, source, wall)  # ours to answer; §16.3 step 6
+            decision: _Decision
+            match admission:
+                case CallerContext():
+                    decision = self._determine_targets(routed, admission, wall)  # §16.5
+                    caller = admission
+                case Reply() | _Answer() | _Drop():
+                    decision, caller = admission, _ANONYMOUS
+                case _:
+                    assert_never(admission)
+            match decision:
+                case Targets():  # §16.6
+                    self._forward(key, request, routed, source, decision, caller, now, wall)
+                case Reply():
+                    self._reply(key, routed.request, decision, now)
+                case _Answer(response=response, stateless=stateless):
+                    self._layer.send_response(key, response, now, stateless=stateless)
+                case _Drop():
+                    pass
+                case _:
+                    assert_never(decision)
         except BadExtension as error:
-            self._reply(
-                key,
-                request,
-                420,
-                error.reason,
-                now,
-                headers=(("Unsupported", ", ".join(error.unsupported)),),
-            )
+            unsupported = (("Unsupported", ", ".join(error.unsupported)),)
+            self._reply(key, request, Reply(420, error.reason, unsupported), now)
         except ProtocolError as error:
-            self._reply(key, request, error.status_code, error.reason, now)
+            self._reply(key, request, Reply(error.status_code, error.reason), now)
 
-    def _initial_request(
-        self, key: ServerKey, routed: RouteResult, source: Peer, now: float, wall: float
-    ) -> None:
+    def _admit(
+        self, routed: RouteResult, source: Peer, wall: float
+    ) -> CallerContext | Reply | _Answer | _Drop:
+        """What of ``routed`` is ours to answer, and who sends the rest (§16.3 step 6)."""
         request = routed.request
-        check_loop(request, self._config)
+        if (
+            follows_dialog_route(routed)
+            or request.to().tag is not None
+            and not is_local_uri(request.uri, self._config)
+        ):
+            return _ANONYMOUS  # inside a dialog: its route set, or 481 (§16.5)
         uri = request.uri
         local = is_local_uri(uri, self._config)
         if request.method == "REGISTER":
             if not local:
-                self._reply(
-                    key, request, 403, f"Forbidden (domain {_host(uri)} not served here)", now
-                )
-                return
+                return Reply(403, f"Forbidden (domain {_host(uri)} not served here)")
             check_require(request, supported=self._config.supported)
             response = self._registrar.register(request, source=source, now=wall)
-            # RFC 3261 §8.2.7: the challenge is answered statelessly. It is half of every
-            # registration, and over UDP its transaction would otherwise linger 32 s
-            # (Timer J) for nothing: a retransmitted REGISTER just gets a fresh challenge.
-            self._layer.send_response(key, response, now, stateless=response.status_code == 401)
-            return
-        # §11 / §16.3 step 3: OPTIONS for us, or one that may not travel further, is ours.
-        if request.method == "OPTIONS" and (
-            (local and (not isinstance(uri, SipUri) or not uri.user))
-            or request.header("max-forwards") == "0"
-        ):
-            check_require(request, supported=self._config.supported)
-            self._reply(
-                key,
-                request,
-                200,
-                "OK",
-                now,
-                headers=(
-                    ("Allow", _ALLOW),
-                    ("Accept", "application/sdp"),
-                    ("Supported", ", ".join(sorted(self._config.supported))),
-                ),
-            )
-            return
+            # §8.2.7: a retransmitted REGISTER just gets a fresh challenge.
+            stateless = response.status_code in _STATELESS_REGISTER_ANSWERS
+            return _Answer(response, stateless=stateless)
+        if request.method == "OPTIONS" and local and (not isinstance(uri, SipUri) or not uri.user):
+            return self._options_reply(request)  # §11: an OPTIONS for us
         if not local and not request.header("route"):
-            self._reply(key, request, 403, f"Forbidden (relaying to {_host(uri)} denied)", now)
-            return
+            return Reply(403, f"Forbidden (relaying to {_host(uri)} denied)")
         if request.method == "ACK":
-            return  # an ACK that matched no transaction and no dialog route: nothing to do
-        caller = self._identify_caller(key, request, source, wall, now)
-        if caller is None:
-            return  # challenged
-        if request.header("route"):
-            # A preloaded route that is not ours (§16.4): follow it for known callers.
-            top = request.routes()[0].sip_uri
-            self._fork(key, request, source, [Target(uri, peer_for_uri(top))], caller, now, wall)
-            return
-        if isinstance(uri, SipUri) and (uri.param("gr") is not None):
-            contacts = self._location.lookup_gruu(uri, wall)
-            if contacts is not None:
-                if not contacts:
-                    self._reply(
-                        key, request, 480, "Temporarily Unavailable (GRUU not registered)", now
-                    )
-                    return
-                targets = [Target(c.uri, c.destination, c.path) for c in contacts[:1]]
-                self._fork(key, request, source, targets, caller, now, wall)
-                return
-        self._route_by_plan(key, request, source, caller, now, wall)
+            return _Drop()
+        return self._authorize(request, source, wall)
 
-    def _identify_caller(
-        self, key: ServerKey, request: Request, source: Peer, wall: float, now: float
-    ) -> CallerContext | None:
+    def _authorize(self, request: Request, source: Peer, wall: float) -> CallerContext | Reply:
+        """§16.3 step 6 (§22.3): who the caller is, or the challenge or refusal to send.
+
+        Sent statelessly for every method (§8.2.7, §16.6): a request without valid
+        credentials keeps no transaction and gets nothing retransmitted.
+        """
         from_uri = request.from_().uri
         from_user = from_uri.user_unescaped if isinstance(from_uri, SipUri) else None
         if self._config.is_trusted(source.host) or not self._config.require_authentication:
             return CallerContext(extension=from_user)
         if request.method not in _AUTHENTICATED_METHODS:
-            return CallerContext(extension=None)
-        outcome = self._authenticator.authenticate(request, proxy=True, now=wall)
+            return _ANONYMOUS
+        outcome = self._authenticator.authenticate(
+            request, proxy=True, now=wall, source=source.host
+        )
         if isinstance(outcome, Authenticated):
             return CallerContext(extension=outcome.username)
-        # §8.2.7: challenge statelessly where the transaction allows it (not INVITE, whose
-        # non-2xx final response is retransmitted until the ACK, §17.2.1)
-        self._reply(
-            key,
-            request,
-            outcome.status_code,
-            outcome.reason,
-            now,
-            headers=outcome.headers,
-            stateless=request.method != "INVITE",
+        return Reply(outcome.status_code, outcome.reason, outcome.headers, stateless=True)
+
+    def _determine_targets(
+        self, routed: RouteResult, caller: CallerContext, wall: float
+    ) -> Targets | Reply:
+        return determine_targets(
+            routed,
+            caller=caller,
+            config=self._config,
+            location=self._location,
+            router=self._router,
+            wall=wall,
         )
-        return None
 
-    def _route_by_plan(
+    def _forward(
         self,
         key: ServerKey,
-        request: Request,
+        received: Request,
+        routed: RouteResult,
         source: Peer,
+        targets: Targets,
         caller: CallerContext,
         now: float,
         wall: float,
     ) -> None:
-        uri = request.uri
-        if isinstance(uri, TelUri):
-            dialed = uri.number
-        elif isinstance(uri, SipUri) and uri.user:
-            dialed = uri.user_unescaped or ""
-        else:
-            self._reply(key, request, 404, "Not Found (no user in Request-URI)", now)
-            return
-        decision = self._router.route(dialed, caller, datetime.fromtimestamp(wall, UTC))
-        match decision:
-            case LocalExtension(extension=extension):
-                aor = f"sip:{extension.number}@{self._config.domain.lower()}"
-                contacts = self._location.lookup(aor, wall)
-                if not contacts:
-                    self._reply(
-                        key,
-                        request,
-                        480,
-                        f"Temporarily Unavailable (extension {extension.number} not registered)",
-                        now,
-                    )
-                    return
-                targets = [Target(c.uri, c.destination, c.path) for c in contacts]
-                self._fork(
-                    key, request, source, targets, caller, now, wall, callee=extension.number
-                )
-            case ExternalRoute(trunk=trunk, number=number):
-                target_uri = SipUri(scheme="sip", user=number, host=trunk.host, port=trunk.port)
-                destination = peer_for_uri(target_uri, default_transport=trunk.transport)
-                self._fork(
-                    key,
-                    request,
-                    source,
-                    [Target(target_uri, destination)],
-                    caller,
-                    now,
-                    wall,
-                    callee=number,
-                )
-            case ConferenceRoom(room=room):
-                self._reply(
-                    key,
-                    request,
-                    480,
-                    f"Temporarily Unavailable (conference room {room} is not in service)",
-                    now,
-                )
-            case Reject(status_code=status_code, reason=reason):
-                self._reply(key, request, status_code, reason, now)
+        """§16.6 for each target of the first set in parallel; §16.7 collects the responses.
 
-    def _fork(
-        self,
-        key: ServerKey,
-        request: Request,
-        source: Peer,
-        targets: list[Target],
-        caller: CallerContext,
-        now: float,
-        wall: float,
-        *,
-        callee: str = "",
-        initial: bool = True,
-    ) -> None:
-        """§16.6 for each target in parallel; §16.7 collects the responses."""
+        ``received`` is the request as it arrived: its loop hash goes into every branch
+        (§16.6 step 8), as :func:`~voip_core.proxy.validation.validate_request` checks it.
+        """
+        request = routed.request
+        if request.method == "INVITE":
+            # §16.2 / §17.2.1: the search may take long; tell the caller it started.
+            self._layer.send_response(key, make_response(request, 100), now)
+        if targets.in_dialog and request.method == "BYE":
+            self._calls.pop(request.call_id, None)
         upstream = _stamp_via(request, source)
         context = self._contexts.open(
-            key, upstream, source, caller=caller.extension or "", callee=callee
+            key, upstream, source, caller=caller.extension or "", callee=targets.callee
         )
-        loop = loop_hash(request)
+        loop = loop_hash(received)
         # The whole server key: two requests may carry one branch from two sent-by
         # addresses (§17.2.3), and each needs client transactions of its own.
         unique = "|".join(key)
         # Only dialog-creating requests record-route; in-dialog requests follow the route set.
         record_route = (
-            initial and self._config.record_route and request.method in RECORD_ROUTED_METHODS
+            not targets.in_dialog
+            and self._config.record_route
+            and request.method in RECORD_ROUTED_METHODS
         )
-        for index, target in enumerate(targets):
+        for index, target in enumerate(targets.sets[0]):
             branch = make_branch(loop, unique, index)
             forwarded = forward_request(
                 upstream,
@@ -317,40 +289,33 @@ class RequestHandler:
             self._contexts.add_branch(context, client_key, target)
         if context.is_invite:
             self._contexts.arm_timer_c(context, now)
-            if callee:
+            if targets.callee:
                 self._contexts.track_call(context, "ringing", wall)
 
-    def _forward_in_dialog(
-        self, key: ServerKey, routed: RouteResult, source: Peer, now: float
-    ) -> None:
-        request = routed.request
-        if request.max_forwards() == 0:
-            # §16.3 step 3: validate_request let this OPTIONS through; it must not go on.
-            self._reply(key, request, 483, "Too Many Hops", now)
-            return
-        if routed.flow is not None:
-            destination = routed.flow
-        elif request.header("route"):
-            destination = peer_for_uri(request.routes()[0].sip_uri)
-        elif isinstance(request.uri, SipUri):
-            destination = peer_for_uri(request.uri)
-        else:
-            self._reply(key, request, 416, "Unsupported URI Scheme", now)
-            return
-        if request.method == "BYE":
-            self._calls.pop(request.call_id, None)
-        context_targets = [Target(request.uri, destination)]
-        caller = CallerContext(extension=None)
-        self._fork(key, request, source, context_targets, caller, now, 0.0, initial=False)
+    def _answer_options(self, key: ServerKey, request: Request, now: float) -> None:
+        """§16.3 step 3 / §11: an OPTIONS that may travel no further is answered by us."""
+        self._reply(key, request, self._options_reply(request), now)
+
+    def _options_reply(self, request: Request) -> Reply:
+        check_require(request, supported=self._config.supported)
+        return Reply(
+            200,
+            "OK",
+            (
+                ("Allow", _ALLOW),
+                ("Accept", "application/sdp"),
+                ("Supported", ", ".join(sorted(self._config.supported))),
+            ),
+        )
 
     def _on_cancel(self, key: ServerKey, cancel: Request, now: float) -> None:
         """RFC 3261 §16.10."""
         invite_key = self._layer.find_invite_server(cancel)
         if invite_key is None:
-            self._reply(key, cancel, 481, "Call/Transaction Does Not Exist", now)
+            self._reply(key, cancel, Reply(481, "Call/Transaction Does Not Exist"), now)
             return
         # §9.2: a CANCEL that matches a transaction gets 200, even one we answered ourselves.
-        self._reply(key, cancel, 200, "OK", now)
+        self._reply(key, cancel, Reply(200, "OK"), now)
         context = self._contexts.get(invite_key)
         for branch in context.pending() if context is not None else ():
             self._layer.cancel_client(branch.key, now)
@@ -358,9 +323,16 @@ class RequestHandler:
     def on_ack(self, request: Request, source: Peer) -> Outbound | None:
         """Forward an ACK for a 2xx statelessly along the dialog route (§16.11).
 
-        Returns the forwarded ACK for the caller to send, or ``None`` when it goes nowhere.
+        Returns the forwarded ACK for the caller to send, or ``None`` when it goes nowhere:
+        the ACK of a response we sent statelessly (a challenge; it carries our derived To
+        tag), one that may travel no further, or one with nowhere to go.
         """
+        if request.to().tag == derived_to_tag(request.call_id):
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("absorbed ACK of our answer to %s", request.call_id)
+            return None
         try:
+            validate_request(request, self._config)  # §16.3; an ACK is never answered
             routed = preprocess_route(request, self._config, self._tokens)
             ack = routed.request
             record = self._calls.get(ack.call_id)
@@ -379,13 +351,9 @@ class RequestHandler:
                 destination = peer_for_uri(ack.uri)
             else:
                 return None
-        except RemoteProtocolError as error:
-            logger.info("dropping ACK with bad Route: %s", error)
+        except ProtocolError as error:
+            logger.info("dropping ACK: %s", error)
             return None
-        max_forwards = ack.header("max-forwards")
-        if max_forwards is not None and int(max_forwards) <= 0:
-            return None
-        value = self._config.default_max_forwards if max_forwards is None else int(max_forwards) - 1
         incoming = ack.vias()[0].branch or ack.call_id
         # Deterministic branch: a retransmitted ACK gets the same one (§16.11).
         branch = (
@@ -397,34 +365,23 @@ class RequestHandler:
         outgoing = self._config.listen_for(destination.transport, ":" in destination.host)
         via = f"SIP/2.0/{outgoing.transport.upper()} {outgoing.host_port};branch={branch}"
         forwarded = _stamp_via(ack, source).with_edits(
-            replace=(("Max-Forwards", str(value)),), prepend=(("Via", via),)
+            replace=(("Max-Forwards", str(next_max_forwards(ack, self._config))),),
+            prepend=(("Via", via),),
         )
         return Outbound(forwarded, destination)
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _reply(
-        self,
-        key: ServerKey,
-        request: Request,
-        code: int,
-        reason: str | None,
-        now: float,
-        *,
-        headers: tuple[tuple[str, str], ...] = (),
-        stateless: bool = False,
-    ) -> None:
-        tag = hashlib.blake2b(
-            f"{request.call_id}|{key}".encode("utf-8", "surrogateescape"), digest_size=6
-        ).hexdigest()
+    def _reply(self, key: ServerKey, request: Request, reply: Reply, now: float) -> None:
+        """Send ``reply`` to ``request``, the To tag derived so retransmissions match."""
         response = make_response(
             request,
-            code,
-            reason,
-            to_tag=tag,
-            headers=(*headers, ("Server", self._config.user_agent)),
+            reply.status_code,
+            reply.reason,
+            to_tag=derived_to_tag(request.call_id),
+            headers=(*reply.headers, ("Server", self._config.user_agent)),
         )
-        self._layer.send_response(key, response, now, stateless=stateless)
+        self._layer.send_response(key, response, now, stateless=reply.stateless)
 
 
 def _stamp_via(request: Request, source: Peer) -> Request:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from voip_core.sip.message import Response
 from voip_core.sip.peer import Peer
 from voip_core.sip.via import Via
 
-__all__ = ["choose_best_response", "response_destination"]
+__all__ = ["choose_best_response", "derived_to_tag", "response_destination"]
 
 # §16.7 step 6: among 4xx, responses that let the caller fix the request are preferred.
 _PREFERRED_4XX = (401, 407, 415, 420, 484)
@@ -39,6 +40,17 @@ def choose_best_response(responses: Sequence[Response]) -> Response | None:
         if specific:
             return specific[0]
     return candidates[0]
+
+
+def derived_to_tag(call_id: str) -> str:
+    """The To tag of every response this element generates for a request of ``call_id``.
+
+    §8.2.6.2: a final response tags To. Derived rather than random, so that a
+    retransmitted request is answered with the same tag even when no transaction was kept
+    (a stateless challenge or 503), and so that the ACK of such a response is recognised
+    by its tag and absorbed (§16.11 forwards only ACKs for other elements' 2xx).
+    """
+    return hashlib.blake2b(call_id.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
 
 
 def response_destination(via: Via, source: Peer | None, *, force_rport: bool = True) -> Peer:

@@ -5,6 +5,12 @@ the TU answers quickly, sends 100 Trying at once (§17.2.1; a proxy always shoul
 Every retransmission of the INVITE is answered with the last response sent, and the TU
 never sees it.
 
+A final response the TU sends statelessly (a challenge, §8.2.7) goes out once and ends
+the transaction at once: nothing is retransmitted, a retransmitted INVITE is a new
+request, and the ACK matches nothing and goes to the TU as :class:`AckReceived`. The TU
+must then not have sent 100 Trying either (build the layer with ``send_trying=False``
+and send it when the request is forwarded): an unauthenticated request draws one answer.
+
 A 300-699 from the TU moves it to COMPLETED: on unreliable transports Timer G retransmits
 the response, doubling from T1 up to T2, until the ACK arrives; Timer H (64*T1) gives up
 and reports a timeout. The ACK moves it to CONFIRMED, where Timer I (T4 on UDP, zero on
@@ -102,6 +108,15 @@ def _send_provisional(
     _send(core, transaction, message)
 
 
+def _send_final_once(
+    core: Core, transaction: InviteServerTransaction, message: Request | Response | None, now: float
+) -> None:
+    # §8.2.7 / §16.6: a stateless final (a challenge) goes out once; the transaction ends,
+    # so Timer G never retransmits it and its ACK matches nothing (the TU absorbs it)
+    assert isinstance(message, Response)
+    core.transmit(transaction, message)
+
+
 def _send_first_2xx(
     core: Core, transaction: InviteServerTransaction, message: Request | Response | None, now: float
 ) -> None:
@@ -179,6 +194,7 @@ TABLE: Final[Table[InviteServerTransaction]] = {
     (_PROCEEDING, _Input.PROVISIONAL): (_send_provisional, _PROCEEDING),
     (_PROCEEDING, _Input.FINAL_2XX): (_send_first_2xx, _ACCEPTED),
     (_PROCEEDING, _Input.FINAL_NON_2XX): (_send_non_2xx, _COMPLETED),
+    (_PROCEEDING, _Input.FINAL_STATELESS): (_send_final_once, _TERMINATED),  # §8.2.7
     (_PROCEEDING, _Input.TRANSPORT_ERROR): (_transport_error, _TERMINATED),
     (_COMPLETED, _Input.REQUEST_RETRANSMISSION): (_resend_last, _COMPLETED),
     (_COMPLETED, _Input.ACK): (_confirm, _CONFIRMED),

@@ -75,7 +75,8 @@ class TransactionLayer:
 
     ``send_trying`` makes every new INVITE server transaction answer 100 Trying at once
     (§17.2.1; a proxy always should, §16.2). Turn it off only for a TU that always answers
-    within 200 ms.
+    within 200 ms, as the proxy does: it sends 100 Trying itself when it forwards, and
+    nothing but the challenge to an unauthenticated INVITE.
     """
 
     __slots__ = ("_core", "_send_trying")
@@ -83,6 +84,11 @@ class TransactionLayer:
     def __init__(self, config: TimerConfig, *, send_trying: bool = True) -> None:
         self._core = Core(config)
         self._send_trying = send_trying
+
+    @property
+    def sends_trying(self) -> bool:
+        """Whether new INVITE server transactions answer 100 Trying by themselves."""
+        return self._send_trying
 
     @property
     def config(self) -> TimerConfig:
@@ -140,9 +146,10 @@ class TransactionLayer:
     ) -> None:
         """Send the TU's ``response`` through server transaction ``key``.
 
-        With ``stateless``, a final response to a non-INVITE request is sent once and the
-        transaction ends at once (RFC 3261 §8.2.7 stateless UAS behaviour, meant for
-        challenges): a retransmitted request starts a new transaction.
+        With ``stateless``, a final response is sent once and the transaction ends at once
+        (RFC 3261 §8.2.7 stateless UAS behaviour, meant for challenges, §16.6): a
+        retransmitted request starts a new transaction, and for an INVITE nothing is
+        retransmitted and its ACK matches nothing. Only before any other final response.
 
         It goes to the source of the request. Raises :class:`TransactionError` for an
         unknown key or a response the state does not allow (anything after a non-2xx

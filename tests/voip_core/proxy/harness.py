@@ -183,11 +183,15 @@ class FakeAuthenticator:
 
     def __init__(self) -> None:
         self.asked: list[str] = []
+        #: Returned for every request instead, when set (a blocked source's 403).
+        self.refusal: Challenge | None = None
 
     def authenticate(
-        self, request: Request, *, proxy: bool, now: float
+        self, request: Request, *, proxy: bool, now: float, source: str | None = None
     ) -> Authenticated | Challenge:
         self.asked.append(request.method)
+        if self.refusal is not None:
+            return self.refusal
         if request.has_header("proxy-authorization"):
             return Authenticated("8000")
         return CHALLENGE
@@ -238,7 +242,7 @@ class ProxyHarness:
         router: PlanRouter | ScriptedRouter | None = None,
         timers: TimerConfig | None = None,
     ) -> None:
-        self.layer = TransactionLayer(timers or TimerConfig())
+        self.layer = TransactionLayer(timers or TimerConfig(), send_trying=False)
         self.location = FakeLocation()
         self.router = router or PlanRouter()
         self.authenticator = FakeAuthenticator()
@@ -308,7 +312,7 @@ def invite(
     branch: str | None = None,
     call_id: str = "call-1@192.168.1.20",
     credentials: bool = True,
-    max_forwards: int | None = 70,
+    max_forwards: int | str | None = 70,
     extra: Iterable[str] = (),
     method: str = "INVITE",
     source: Peer = CALLER,
@@ -390,7 +394,7 @@ def in_dialog(
     routes: Sequence[str],
     cseq: int,
     from_caller: bool,
-    max_forwards: int | None = 70,
+    max_forwards: int | str | None = 70,
 ) -> Request:
     """A request inside the dialog ``response`` established, along ``routes``.
 

@@ -37,9 +37,11 @@ RFC requirements covered:
 * §16.11 / §16.7: ACK for 2xx and 2xx retransmissions forwarded statelessly; a stray
   response is forwarded only when our Via is on top and another Via follows.
 * §22.3: 407 with the authenticator's challenge; trusted networks are not challenged.
-* §8.2.7: challenges to REGISTER (401) and to non-INVITE requests (407) are answered
-  statelessly (no transaction lingers for Timer J; a retransmission is challenged
-  afresh); INVITE is challenged in its transaction, which retransmits the 407 until ACK.
+* §8.2.7 / §16.6: challenges to REGISTER (401) and to every other method (407, INVITE
+  included) and the authenticator's refusals (403) are answered statelessly: no 100
+  Trying before, no transaction kept, nothing retransmitted; a retransmission is
+  challenged afresh with the same derived To tag, and the ACK of a challenged INVITE is
+  absorbed, even when it carries our Route.
 * Call records: ringing, confirmed, removed on BYE or failure, bounded oldest first.
 
 Left out: §16.10's stateless forwarding of a CANCEL without a response context (we answer
@@ -61,6 +63,8 @@ from tests.voip_core.proxy.harness import (
     PHONE_A,
     PHONE_B,
     PHONE_C,
+    PROXY_HOST,
+    QUIET,
     TRUNK,
     ProxyHarness,
     ScriptedRouter,
@@ -76,6 +80,7 @@ from tests.voip_core.proxy.harness import (
     summary,
     trusting,
 )
+from voip_core.proxy.ports import Challenge
 from voip_core.proxy.routing import FlowTokens
 from voip_core.sip.message import Request, Response
 from voip_core.sip.parser import parse_message
@@ -84,6 +89,7 @@ from voip_core.sip.uri import parse_uri
 from voip_core.transaction import ClientKey, Outbound
 
 AOR = f"sip:8001@{DOMAIN}"
+PHONE_A_URI = contact_of(PHONE_A).uri
 TOKENS = FlowTokens(b"test flow secret")
 
 
@@ -857,10 +863,64 @@ def test_options_to_the_proxy_is_answered_200_with_allow(h: ProxyHarness) -> Non
     assert h.authenticator.asked == []
 
 
-def test_options_with_max_forwards_0_to_a_user_is_answered_by_the_proxy(h: ProxyHarness) -> None:
-    sent = h.deliver(invite(method="OPTIONS", max_forwards=0), CALLER)
+@pytest.mark.parametrize("max_forwards", ["0", "00"])
+def test_options_with_max_forwards_0_to_a_user_is_answered_by_the_proxy(
+    h: ProxyHarness, max_forwards: str
+) -> None:
+    sent = h.deliver(invite(method="OPTIONS", max_forwards=max_forwards), CALLER)
 
+    ok = response_to(sent, CALLER, 200)  # §16.3 step 3 / §11: as its final recipient
     assert summary(sent) == ["200>caller"]
+    assert "INVITE" in ok.header_values("allow")
+    assert len(h.layer) == 1  # answered in its transaction, not forwarded
+    h.settle()
+
+
+@pytest.mark.parametrize("max_forwards", ["0", "00"])
+def test_invite_with_max_forwards_0_is_483_not_forwarded(
+    h: ProxyHarness, max_forwards: str
+) -> None:
+    sent = h.deliver(invite(max_forwards=max_forwards), CALLER)
+
+    assert summary(sent) == ["483>caller"]
+    assert response_to(sent, CALLER, 483).reason == "Too Many Hops"
+
+
+@pytest.mark.parametrize(("method", "max_forwards"), [("OPTIONS", "1"), ("INVITE", "01")])
+def test_request_with_max_forwards_1_is_forwarded_with_0(
+    h: ProxyHarness, method: str, max_forwards: str
+) -> None:
+    sent = h.deliver(invite(method=method, max_forwards=max_forwards), CALLER)
+
+    forwarded = request_to(sent, PHONE_A, method)
+    assert forwarded.header("max-forwards") == "0"
+    assert forwarded.max_forwards() == 0
+
+
+def test_ack_with_max_forwards_1_is_forwarded_with_0_and_at_00_dropped() -> None:
+    h = ProxyHarness()
+    h.location.register(AOR, PHONE_A)
+    request = invite()
+    forwarded = request_to(h.deliver(request, CALLER), PHONE_A, "INVITE")
+    ok = response_to(h.deliver(answer(forwarded, 200), PHONE_A), CALLER, 200)
+    routes = tuple(reversed(ok.header_values("record-route")))
+
+    def ack(max_forwards: str) -> Request:
+        return in_dialog(
+            "ACK",
+            ok,
+            sender=CALLER,
+            uri=str(PHONE_A_URI),
+            routes=routes,
+            cseq=1,
+            from_caller=True,
+            max_forwards=max_forwards,
+        )
+
+    [sent] = h.deliver(ack("1"), CALLER)
+    assert sent.destination == PHONE_A
+    assert sent.message.header("max-forwards") == "0"
+    assert h.deliver(ack("00"), CALLER) == []
 
 
 def test_register_for_our_domain_goes_to_the_registrar(h: ProxyHarness) -> None:
@@ -893,15 +953,62 @@ def test_accepted_register_keeps_its_transaction_for_retransmissions(h: ProxyHar
     h.settle()
 
 
-def test_non_invite_challenge_is_stateless_and_invite_challenge_is_not(
+@pytest.mark.parametrize("method", ["MESSAGE", "INVITE", "SUBSCRIBE", "OPTIONS"])
+def test_challenge_is_stateless_for_every_method(h: ProxyHarness, method: str) -> None:
+    message = invite(method=method, credentials=False)
+
+    assert summary(h.deliver(message, CALLER)) == ["407>caller"]  # no 100 Trying before it
+    assert len(h.layer) == 0
+    assert h.proxy.context_count == 0
+    assert h.advance(64 * h.layer.config.t1) == []  # nothing retransmitted (no Timer G)
+    # §8.2.7: a retransmission is a new request, challenged again with the same To tag
+    again = h.deliver(message, CALLER)
+    assert summary(again) == ["407>caller"]
+    assert len(h.layer) == 0
+
+
+def test_ack_of_a_challenged_invite_is_absorbed(h: ProxyHarness) -> None:
+    request = invite(credentials=False, extra=[f"Route: <sip:{PROXY_HOST};lr>"])
+    challenge = response_to(h.deliver(request, CALLER), CALLER, 407)
+
+    ack = ack_for(request, challenge).insert_first("Route", f"<sip:{PROXY_HOST};lr>")
+
+    assert h.deliver(ack, CALLER) == []  # not forwarded to the Request-URI, not answered
+    assert len(h.layer) == 0
+    assert h.advance(QUIET) == []
+
+
+def test_challenge_to_a_retransmitted_invite_carries_the_same_to_tag(h: ProxyHarness) -> None:
+    request = invite(credentials=False)
+
+    first = response_to(h.deliver(request, CALLER), CALLER, 407)
+    second = response_to(h.deliver(request, CALLER), CALLER, 407)
+
+    assert first.to().tag is not None
+    assert first.to().tag == second.to().tag
+
+
+def test_refusal_of_the_authenticator_is_sent_with_its_status_statelessly(
     h: ProxyHarness,
 ) -> None:
-    message = invite(method="MESSAGE", credentials=False)
+    h.authenticator.refusal = Challenge(status_code=403, headers=(), reason="Forbidden (blocked)")
 
-    assert summary(h.deliver(message, CALLER)) == ["407>caller"]
+    sent = h.deliver(invite(credentials=False), CALLER)
+
+    assert summary(sent) == ["403>caller"]
+    refusal = response_to(sent, CALLER, 403)
+    assert refusal.reason == "Forbidden (blocked)"
+    assert refusal.header("proxy-authenticate") is None
     assert len(h.layer) == 0
-    h.deliver(invite(credentials=False), CALLER)
-    assert len(h.layer) == 1  # Completed: the 407 is retransmitted until the ACK (§17.2.1)
+
+
+def test_authenticated_invite_gets_100_trying_before_it_is_forwarded(h: ProxyHarness) -> None:
+    sent = h.deliver(invite(), CALLER)
+
+    assert summary(sent)[0] == "100>caller"
+    assert summary(h.deliver(invite(branch=sent[1].message.vias()[1].branch), CALLER)) == [
+        "100>caller"
+    ]  # a retransmission gets the last response again (§17.2.1)
 
 
 def test_register_for_a_foreign_domain_is_forbidden(h: ProxyHarness) -> None:
@@ -922,7 +1029,7 @@ def test_relaying_to_a_foreign_domain_is_forbidden(h: ProxyHarness) -> None:
 def test_invite_without_credentials_is_challenged_407(h: ProxyHarness) -> None:
     sent = h.deliver(invite(credentials=False), CALLER)
 
-    assert summary(sent) == ["100>caller", "407>caller"]
+    assert summary(sent) == ["407>caller"]
     challenge = response_to(sent, CALLER, 407)
     assert challenge.reason == "Proxy Authentication Required"
     assert challenge.header_lines("proxy-authenticate") == [CHALLENGE.headers[0][1]]

@@ -10,6 +10,9 @@ Covered:
   nothing is retransmitted.
 - §17.2.1: the ACK moves to Confirmed, stops Timer G, is absorbed (not passed up) with its
   retransmissions; Timer I is T4 on UDP and zero on TCP.
+- §8.2.7 / RFC 3261 §16.6: a final sent statelessly (a challenge) goes out once and
+  ends the transaction: nothing is retransmitted, its ACK reaches the TU matching
+  nothing, a retransmitted INVITE is a new request; not after another final.
 - RFC 6026: a 2xx moves to Accepted; the transaction does not retransmit it; further 2xx
   from the TU are sent; INVITE retransmissions are absorbed; an ACK that matches is passed
   to the TU; Timer L ends it.
@@ -235,6 +238,43 @@ def test_only_2xx_may_follow_a_2xx(status: int) -> None:
     message = f"INVITE server transaction z9hG4bKok has no transition for {name} in ACCEPTED"
     with pytest.raises(TransactionError, match=exact(message)):
         layer.send_response(key, make_response(invite, status, to_tag="t"), 0.1)
+
+
+# -- stateless finals (§8.2.7) -------------------------------------------------------------
+
+
+def test_stateless_challenge_to_invite_keeps_no_transaction_and_retransmits_nothing() -> None:
+    invite = make_request()
+    layer, key = server_layer(invite, send_trying=False)
+    challenge = make_response(invite, 407, to_tag="t")
+
+    layer.send_response(key, challenge, 0.1, stateless=True)
+
+    assert sent(layer) == [challenge]  # and no 100 Trying before it
+    assert drain_events(layer) == [TransactionTerminated(key)]
+    assert len(layer) == 0
+    assert layer.next_timer() is None
+    run_timers(layer, 0.1 + 64 * layer.config.t1)
+    assert sent(layer) == []
+    layer.receive(ack_for(invite, challenge), CLIENT, 1.0)
+    [ack] = drain_events(layer)
+    assert isinstance(ack, AckReceived)  # matched nothing: the TU decides (absorbs) it
+    assert len(layer) == 0
+    layer.receive(invite, CLIENT, 1.5)  # a retransmission is a new request
+    assert [type(e) for e in drain_events(layer)] == [RequestReceived]
+    assert len(layer) == 1
+
+
+def test_stateless_final_after_a_final_is_refused() -> None:
+    invite = make_request(branch="z9hG4bKinv")
+    layer, key = server_layer(invite)
+    layer.send_response(key, make_response(invite, 486, to_tag="t"), 0.1)
+    message = (
+        "INVITE server transaction z9hG4bKinv has no transition for FINAL_STATELESS in COMPLETED"
+    )
+    with pytest.raises(TransactionError, match=exact(message)):
+        layer.send_response(key, make_response(invite, 407, to_tag="t"), 0.2, stateless=True)
+    assert layer.server_state(key) is TransactionState.COMPLETED
 
 
 # -- misuse and errors --------------------------------------------------------------------

@@ -129,19 +129,6 @@ def test_stateless_response_must_be_final() -> None:
     assert layer.server_state(key) is TransactionState.TRYING
 
 
-def test_stateless_response_to_invite_is_refused() -> None:
-    invite = make_request("INVITE", branch="z9hG4bKinv")
-    layer = TransactionLayer(TimerConfig())
-    layer.receive(invite, CLIENT, 0.0)
-    key = next(e.key for e in drain_events(layer) if isinstance(e, RequestReceived))
-    message = (
-        "INVITE server transaction z9hG4bKinv has no transition for FINAL_STATELESS in PROCEEDING"
-    )
-    with pytest.raises(TransactionError, match=exact(message)):
-        layer.send_response(key, make_response(invite, 407, to_tag="t"), 0.1, stateless=True)
-    assert layer.server_state(key) is TransactionState.PROCEEDING
-
-
 def test_response_after_the_final_one_is_refused() -> None:
     options = make_request("OPTIONS", branch="z9hG4bKopt")
     layer, key = server_layer(options)
