@@ -79,8 +79,10 @@ class RawSip:
         to_uri: str | None = None,
         headers: Sequence[tuple[str, str]] = (),
         branch: str | None = None,
+        max_forwards: str = "70",
     ) -> bytes:
-        """An out-of-dialog request of this client's Call-ID with the next CSeq."""
+        """An out-of-dialog request of this client's Call-ID with the next CSeq
+        (``max_forwards`` is the header's text, so ``00`` can be sent)."""
         self._cseq += 1
         branch = branch or "z9hG4bK" + secrets.token_hex(8)
         from_uri = from_uri or f"sip:probe@{self.local_host}"
@@ -88,7 +90,7 @@ class RawSip:
         lines = [
             f"{method} {uri} SIP/2.0",
             f"Via: SIP/2.0/UDP {self.local_address};branch={branch};rport",
-            "Max-Forwards: 70",
+            f"Max-Forwards: {max_forwards}",
             f"From: <{from_uri}>;tag={secrets.token_hex(4)}",
             f"To: <{to_uri}>",
             f"Call-ID: {self.call_id}",
