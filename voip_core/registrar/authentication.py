@@ -1,4 +1,10 @@
-"""Digest authentication of requests for the proxy (407) and the registrar (401)."""
+"""Digest authentication of requests for the proxy (407) and the registrar (401).
+
+With a :class:`~voip_core.guard.Guard`, a source that answered a user's challenges wrongly
+too often is refused as that user with 403 (issue #9): the request's credentials name the
+user, its source address the source. Requests without credentials for our realm and
+stale nonces are challenged as usual and never count (see :mod:`voip_core.guard.guard`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from voip_core.guard import Guard, escape_user
 from voip_core.sip.digest import (
     CHALLENGE_ALGORITHMS,
     AuthStatus,
@@ -32,7 +39,8 @@ class Authenticated:
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
-    """The request must be retried with credentials: send this 401/407."""
+    """The request must be retried with credentials: send this 401/407; or, with 403,
+    its source is refused as the user its credentials name."""
 
     status_code: int
     headers: tuple[tuple[str, str], ...]
@@ -43,9 +51,10 @@ class Authenticator(Protocol):
     """Digest authentication of requests (RFC 3261 §22, RFC 7616, RFC 8760)."""
 
     def authenticate(
-        self, request: Request, *, proxy: bool, now: float
+        self, request: Request, *, proxy: bool, now: float, source: str | None = None
     ) -> Authenticated | Challenge:
-        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization`` credentials."""
+        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization`` credentials
+        of a request that came from the IP address ``source``."""
         ...
 
 
@@ -63,16 +72,19 @@ class DigestAuthenticator:
         nonces: NonceManager,
         lookup_ha1: Ha1Lookup,
         algorithms: Sequence[DigestAlgorithm] = CHALLENGE_ALGORITHMS,
+        guard: Guard | None = None,
     ) -> None:
         self._realm = realm
         self._nonces = nonces
         self._lookup_ha1 = lookup_ha1
         self._algorithms = tuple(algorithms)
+        self._guard = guard
 
     def authenticate(
-        self, request: Request, *, proxy: bool, now: float
+        self, request: Request, *, proxy: bool, now: float, source: str | None = None
     ) -> Authenticated | Challenge:
-        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization``."""
+        """Check ``Proxy-Authorization`` (``proxy``) or ``Authorization`` of a request
+        from ``source``; 403 when the guard refuses that source as the claimed user."""
         result = authenticate(
             request,
             realm=self._realm,
@@ -81,9 +93,38 @@ class DigestAuthenticator:
             lookup_ha1=self._lookup_ha1,
             proxy=proxy,
         )
+        guard = self._guard
+        if guard is not None and source is not None and result.username is not None:
+            refused = self._guarded(guard, result.status, result.username, source, now)
+            if refused is not None:
+                return refused
         if result.status is AuthStatus.OK and result.username is not None:
             return Authenticated(result.username)
         return self.challenge(proxy=proxy, now=now, stale=result.status is AuthStatus.STALE)
+
+    @staticmethod
+    def _guarded(
+        guard: Guard, status: AuthStatus, user: str, source: str, now: float
+    ) -> Challenge | None:
+        """Count a failure (FAILED: a wrong answer for our realm, or an unknown or
+        disabled user; never MISSING or STALE) and refuse a blocked source with 403,
+        whatever its credentials, so that a right guess during the block teaches
+        nothing."""
+        if status is AuthStatus.FAILED:
+            block = guard.authentication_failed(user, source, now)
+        else:
+            block = guard.refusal(user, source, now)
+            if block is None and status is AuthStatus.OK:
+                guard.authentication_succeeded(user, source)
+        if block is None:
+            return None
+        return Challenge(
+            status_code=403,
+            headers=(),
+            reason=(
+                f"Forbidden (too many failed authentications for {escape_user(user)} from {source})"
+            ),
+        )
 
     def spared_under_overload(self, request: Request, *, now: float, within: float) -> bool:
         """Whether a REGISTER is served even while new requests are refused with 503: one
