@@ -25,15 +25,14 @@ def tune_garbage_collector() -> None:
     """Keep the cyclic garbage collector's pauses off the SIP hot path.
 
     Messages, transactions, calls and registrations are freed by reference counting when
-    they end: after 20,000 calls and 5,000 registrations through the node with the
-    collector off, a collection finds nothing unreachable (``bench/bench_node.py``
-    wiring). Yet a full collection walks every live object, and under load every
-    transaction lingers 32 s after it ends (RFC 3261 Timers J, L, M): at 1,000 calls/s
-    that is over two million objects and a pause above one second, during which requests
-    pile up, retransmissions follow and the load cascades. So start-up objects (the API
-    app, the ORM, the first numbering plan) are frozen out of every collection, young
-    collections stay (bounded by the thresholds to tens of milliseconds) to catch the
-    short-lived cycles of asyncio and the API, and full collections only run every
+    they end, so a collection finds next to nothing unreachable. Yet a full collection
+    walks every live object, and under load every transaction lingers 32 s after it ends
+    (RFC 3261 Timers J, L, M): millions of objects and a pause above a second, during
+    which requests pile up, retransmissions follow and the load cascades. So start-up
+    objects (the API app, the ORM, the first numbering plan) are frozen out of every
+    collection, young collections stay (bounded by the thresholds to tens of
+    milliseconds) to catch the short-lived cycles of asyncio and the API, and full
+    collections only run every
     :data:`_FULL_COLLECTION_INTERVAL` seconds (:func:`collect_cycles`).
     """
     gc.collect()

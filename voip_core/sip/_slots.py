@@ -1,9 +1,9 @@
 """Fast construction of frozen, slotted dataclasses on the parser's hot path.
 
 A frozen dataclass's generated ``__init__`` sets every field through
-``object.__setattr__``, which costs about 0.1 µs per field; the parser builds a dozen
-such values per message. Writing the slots through their member descriptors halves
-that. :func:`slot_setters` returns those descriptors' setters after checking, at import
+``object.__setattr__``, a slow path taken for every field; the parser builds a dozen
+such values per message. Writing the slots through their member descriptors is about
+twice as fast. :func:`slot_setters` returns those descriptors' setters after checking, at import
 time, that the names given are exactly the class's fields in order, so a field added
 later fails loudly instead of being left unset. The values built this way are ordinary
 instances: equal to, and hashed like, the ones ``__init__`` builds (tests check it).

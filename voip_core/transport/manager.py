@@ -62,16 +62,12 @@ _MIN_DATAGRAM: Final = 16
 _SO_MEMINFO: Final = 55
 _MEMINFO: Final = struct.Struct("9I")
 #: Receive buffer asked for per UDP socket, in bytes; Linux doubles it for its own
-#: bookkeeping, so 2 MiB of datagrams as it counts them (about 1,600 short messages,
-#: under half a second of work) can wait. It must stay under T1 (500 ms) of work: a
-#: request that waits longer is retransmitted by its client before it is answered, and
-#: under overload the server spends itself on stale copies while the clients give up.
-#: Offered twice the REGISTER rate two workers hold for 20 s, 4 MiB let 3 % and 8 % of
-#: the registrations complete, this 58 % and 54 %, with as many calls completing at
-#: twice the call rate; 512 KiB did as well for REGISTER but, dropping responses, ACKs
-#: and BYEs as readily as new INVITEs, completed fewer calls (``bench/bench_proxy.py``,
-#: two runs each). Past it the kernel drops datagrams on arrival, the cheapest shedding
-#: there is, and the client's retransmission comes back later.
+#: bookkeeping. It must stay under T1 (500 ms) of work: a request that waits longer is
+#: retransmitted by its client before it is answered, and under overload the server
+#: spends itself on stale copies while the clients give up. A much smaller buffer drops
+#: responses, ACKs and BYEs as readily as new INVITEs. Past it the kernel drops
+#: datagrams on arrival, the cheapest shedding there is, and the client's
+#: retransmission comes back later (figures in ``bench/RESULTS.md``).
 DEFAULT_UDP_RECEIVE_BUFFER: Final = 1024 * 1024
 #: Send buffer per UDP socket: the answers to a burst leave in one event-loop turn.
 _UDP_SEND_BUFFER: Final = 4 * 1024 * 1024

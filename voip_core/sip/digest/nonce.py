@@ -67,9 +67,9 @@ class _KeyedSha256:
     """HMAC-SHA256 (RFC 2104) under a key derived from ``secret`` for ``label``, the key's
     padded blocks hashed once.
 
-    ``hmac.digest`` sets up OpenSSL's HMAC afresh on every call (3.4 µs on a machine
-    where this takes 1.3 µs); a registration makes four of them (nonce, its check, two
-    opaque values).
+    ``hmac.digest`` sets up OpenSSL's HMAC afresh on every call, which costs more than
+    the hashing itself; a registration makes four of them (nonce, its check, two opaque
+    values).
     """
 
     __slots__ = ("_inner", "_outer")
