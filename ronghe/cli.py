@@ -64,6 +64,14 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="Redis URL for registrations shared by several nodes (redis://host:6379/0)",
         default=None,
     )
+    add(
+        "--node-name",
+        help="this node's name among nodes sharing registrations: requests for a phone "
+        "registered at another node go through that node, found by this name (letters, "
+        "digits, . _ : - [ ], at most 64; default: the advertised address and SIP port, "
+        "e.g. 10.0.0.5:5060); unique per node and kept across restarts",
+        default=None,
+    )
     add("--domain", help="SIP domain and digest realm (default ronghe.local)", default=None)
     add(
         "--log-level",

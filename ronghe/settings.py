@@ -72,6 +72,9 @@ class ServeSettings(CommonSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
     redis_url: str | None = None
+    #: This node's name in the node hops of the bindings it holds (voip_core.proxy.nodes);
+    #: ``None``: its advertised address and SIP port. Unique per node, stable across restarts.
+    node_name: str | None = Field(None, pattern=r"^[A-Za-z0-9._:\[\]-]{1,64}$")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     trace_sip: bool = False

@@ -29,6 +29,7 @@ from typing import assert_never
 
 from voip_core.proxy.config import ProxyConfig
 from voip_core.proxy.context import CallRecord, ResponseContexts
+from voip_core.proxy.nodes import NodeHops
 from voip_core.proxy.ports import Authenticator, Location, RegistrarPort, Router
 from voip_core.proxy.request_handler import RequestHandler
 from voip_core.proxy.responses import response_destination
@@ -64,6 +65,7 @@ class Proxy:
         authenticator: Authenticator,
         registrar: RegistrarPort,
         flow_secret: bytes,
+        node_hops: NodeHops | None = None,
     ) -> None:
         if layer.sends_trying:
             # §16.6 / §8.2.7: the challenge to an unauthenticated INVITE is its only answer.
@@ -85,6 +87,7 @@ class Proxy:
             tokens=FlowTokens(flow_secret),
             contexts=self._contexts,
             calls=self.calls,
+            hops=node_hops,
         )
         self._outbox: list[Outbound] = []
 

@@ -39,6 +39,9 @@ class ContactTarget:
     """The flow the contact registered over (source address, connection)."""
     path: tuple[str, ...] = ()
     q: float | None = None
+    unreachable: tuple[int, str] | None = None
+    """The final response (code, reason) for a destination that cannot be reached, in
+    place of §16.9's 503 (another cluster node's flow, :mod:`voip_core.proxy.nodes`)."""
 
 
 class Location(Protocol):

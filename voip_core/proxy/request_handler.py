@@ -47,6 +47,7 @@ from voip_core.proxy.forwarding import (
     make_branch,
     next_max_forwards,
 )
+from voip_core.proxy.nodes import NodeHops, with_node_hop
 from voip_core.proxy.ports import Authenticated, Authenticator, Location, RegistrarPort, Router
 from voip_core.proxy.responses import derived_to_tag
 from voip_core.proxy.routing import (
@@ -120,8 +121,11 @@ class RequestHandler:
         tokens: FlowTokens,
         contexts: ResponseContexts,
         calls: dict[str, CallRecord],
+        hops: NodeHops | None = None,
     ) -> None:
         self._config = config
+        #: This cluster node's hops (:mod:`voip_core.proxy.nodes`), ``None`` alone.
+        self._hops = hops
         self._layer = layer
         self._location = location
         self._router = router
@@ -151,6 +155,7 @@ class RequestHandler:
                 self._on_cancel(key, request, now)  # §16.10
                 return
             routed = preprocess_route(request, self._config, self._tokens)  # §16.4
+            routed = with_node_hop(routed, request, self._config, self._hops)
             admission = self._admit(routed, source, wall)  # ours to answer; §16.3 step 6
             decision: _Decision
             match admission:
@@ -183,6 +188,8 @@ class RequestHandler:
     ) -> CallerContext | Reply | _Answer | _Drop:
         """What of ``routed`` is ours to answer, and who sends the rest (§16.3 step 6)."""
         request = routed.request
+        if routed.node_flow is not None:
+            return _ANONYMOUS  # the node that sent it through our hop admitted the caller
         if (
             follows_dialog_route(routed)
             or request.to().tag is not None

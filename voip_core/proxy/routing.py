@@ -131,6 +131,9 @@ class RouteResult:
     """The flow named by the last of our Route entries, if any."""
     removed: int
     """How many Route entries of ours were removed."""
+    node_flow: Peer | None = None
+    """The flow named by our cluster node hop when the first removed entry was one: the
+    request comes from another node, for a flow we hold (:mod:`voip_core.proxy.nodes`)."""
 
 
 def preprocess_route(request: Request, config: ProxyConfig, tokens: FlowTokens) -> RouteResult:

@@ -29,6 +29,7 @@ from typing import assert_never
 from dialplan.engine import CallerContext, ConferenceRoom, ExternalRoute, LocalExtension, Reject
 from voip_core.proxy.config import ProxyConfig
 from voip_core.proxy.forwarding import Target
+from voip_core.proxy.nodes import FLOW_FAILED
 from voip_core.proxy.ports import ContactTarget, Location, Router
 from voip_core.proxy.routing import RouteResult, is_local_uri, peer_for_uri
 from voip_core.sip.uri import SipUri, TelUri
@@ -85,8 +86,10 @@ def determine_targets(
     """RFC 3261 §16.5 for ``routed`` (the request after §16.4), sent by ``caller``."""
     request = routed.request
     uri = request.uri
-    # A Route entry naming a flow held by another node of a cluster is removed by §16.4
-    # like our own; its flow then leads straight there, as inside a dialog.
+    if routed.node_flow is not None:
+        # Another node of the cluster routed the call to a flow we hold, through our node
+        # hop (voip_core.proxy.nodes): straight there; 430 if it is gone (RFC 5626 §5.3).
+        return _one(Target(uri, routed.node_flow, unreachable=FLOW_FAILED))
     if follows_dialog_route(routed):
         if routed.flow is not None:
             return _one(Target(uri, routed.flow), in_dialog=True)
@@ -156,4 +159,4 @@ def _one(target: Target, *, in_dialog: bool = False) -> Targets:
 
 
 def _contact_target(contact: ContactTarget) -> Target:
-    return Target(contact.uri, contact.destination, contact.path)
+    return Target(contact.uri, contact.destination, contact.path, contact.unreachable)

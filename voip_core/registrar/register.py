@@ -303,13 +303,16 @@ def process_register(
     now: float,
     gruu_secret: bytes | None = None,
     to_tag: str | None = None,
+    first_hop: str | None = None,
 ) -> RegisterOutcome:
     """Apply a REGISTER to the AOR's ``current`` bindings (RFC 3261 §10.3 steps 4-8).
 
     ``aor`` is :func:`~voip_core.registrar.binding.canonical_aor` of the To URI, already
     authorised. ``source`` is where the request came from. ``gruu_secret`` enables GRUUs
     (RFC 5627) for UAs that send ``Supported: gruu`` and ``+sip.instance``. ``to_tag``
-    defaults to one derived from the request.
+    defaults to one derived from the request. ``first_hop``, a Path value, goes in front
+    of the Path stored with the bindings this request adds or refreshes, and is not
+    echoed in the 200 (a cluster node's hop to the flow, :mod:`voip_core.proxy.nodes`).
     """
     if request.method != "REGISTER":
         raise LocalProtocolError(f"process_register given a {request.method} request")
@@ -324,6 +327,7 @@ def process_register(
             source=source,
             now=now,
             gruu_secret=gruu_secret,
+            first_hop=first_hop,
         )
     except RegistrationRejected as error:
         response = make_response(
@@ -350,6 +354,7 @@ def _apply(
     source: Peer,
     now: float,
     gruu_secret: bytes | None,
+    first_hop: str | None,
 ) -> tuple[list[Binding], list[tuple[str, str]]]:
     """The new binding list and the extra 200 headers, or ``RegistrationRejected``."""
     to_uri = request.to().uri
@@ -392,6 +397,7 @@ def _apply(
     if user_agent is not None:
         user_agent = sys.intern(user_agent.strip()[:MAX_USER_AGENT_LENGTH])
     use_gruu = gruu_secret is not None and "gruu" in supported
+    stored_path = path if first_hop is None else (first_hop, *path)
     for contact in requested:
         registered_at = now
         kept: list[tuple[Binding, Uri | None]] = []
@@ -429,7 +435,7 @@ def _apply(
                 user_agent=user_agent,
                 instance_id=contact.instance_id,
                 reg_id=contact.reg_id,
-                path=path,
+                path=stored_path,
                 temp_gruu=temp_gruu,
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from voip_core.registrar.authentication import Authenticated, Authenticator
 from voip_core.registrar.binding import canonical_aor
@@ -32,6 +33,7 @@ class Registrar:
         policy: RegistrarPolicy,
         gruu_secret: bytes,
         server_name: str = "Ronghe",
+        first_hop: Callable[[Peer], str] | None = None,
     ) -> None:
         self._domain = domain.lower()
         self._store = store
@@ -39,6 +41,9 @@ class Registrar:
         self._policy = policy
         self._gruu_secret = gruu_secret
         self._server_name = server_name
+        #: The Path value a cluster node records in front of a binding's Path, naming
+        #: itself and the REGISTER's flow (:mod:`voip_core.proxy.nodes`).
+        self._first_hop = first_hop
 
     def register(self, request: Request, *, source: Peer, now: float) -> Response:
         """§10.3 steps 1-8 for one REGISTER addressed to us."""
@@ -72,5 +77,6 @@ class Registrar:
             to_tag=tag,
         )
         if result.changed:
+            first_hop=None if self._first_hop is None else self._first_hop(source),
             self._store.replace(aor, result.bindings)
         return result.response.append("Server", self._server_name)

@@ -36,6 +36,7 @@ from dialplan.model import (
 )
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.core import Proxy
+from voip_core.proxy.nodes import NodeHops
 from voip_core.proxy.ports import Authenticated, Challenge, ContactTarget
 from voip_core.sip.message import Request, Response, make_response
 from voip_core.sip.parser import parse_message
@@ -241,6 +242,7 @@ class ProxyHarness:
         config: ProxyConfig | None = None,
         router: PlanRouter | ScriptedRouter | None = None,
         timers: TimerConfig | None = None,
+        node_hops: NodeHops | None = None,
     ) -> None:
         self.layer = TransactionLayer(timers or TimerConfig(), send_trying=False)
         self.location = FakeLocation()
@@ -255,6 +257,7 @@ class ProxyHarness:
             authenticator=self.authenticator,
             registrar=self.registrar,
             flow_secret=b"test flow secret",
+            node_hops=node_hops,
         )
         self.now = 0.0
         self.events: list[Event] = []

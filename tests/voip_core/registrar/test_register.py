@@ -6,7 +6,8 @@ Expires header > default; 0 removes; 423 with Min-Expires only below one hour; t
 maximum clamp; URI comparison per §19.1.4; the Call-ID/CSeq rule, answered 400; several
 contacts; all-or-nothing), step 8 (200 lists every binding with ``expires``, plus
 Date); q-values (§20.10, 400 outside 0-1); the per-AOR contact limit (403). RFC 3327
-§5.3 (Path stored and echoed, 420 without ``Supported: path``). RFC 5626 §6 (reg-id
+§5.3 (Path stored and echoed, 420 without ``Supported: path``; a cluster node's first
+hop stored in front of it, never echoed). RFC 5626 §6 (reg-id
 with +sip.instance keys the binding; one reg-id Contact only; 439 through an edge
 proxy without ``ob``; ``Require: outbound``). RFC 5627 §5 (pub-gruu and temp-gruu in
 the 200 only with ``Supported: gruu``; a GRUU in To is refused with 403).
@@ -441,6 +442,46 @@ def test_path_is_stored_and_echoed_when_supported() -> None:
         "<sip:edge1.xiayi.gov.cn;lr>",
         "<sip:edge2.xiayi.gov.cn;lr>",
     ]
+
+
+HOP = "<sip:n-token@10.0.0.1:5060;transport=tcp;lr>"
+
+
+def test_a_first_hop_goes_in_front_of_the_stored_path_and_is_not_echoed() -> None:
+    # A cluster node's hop to the REGISTER's flow (voip_core.proxy.nodes): requests for
+    # the contact from other nodes route through it; the phone never learns it.
+    path = [("Path", "<sip:edge1.xiayi.gov.cn;lr>")]
+    request = register(CONTACT, extra=[("Supported", "path"), *path], vias=2)
+    outcome = process_register(
+        request,
+        aor=AOR,
+        current=(),
+        policy=POLICY,
+        source=PHONE,
+        now=NOW,
+        first_hop=HOP,
+    )
+    assert outcome.bindings[0].path == (HOP, "<sip:edge1.xiayi.gov.cn;lr>")
+    assert outcome.response.header_lines("Path") == ["<sip:edge1.xiayi.gov.cn;lr>"]
+    assert HOP not in bytes(outcome.response).decode()
+
+
+def test_a_first_hop_is_stored_without_any_path_and_only_on_the_requests_bindings() -> None:
+    other_node = "<sip:n-other@10.0.0.2:5060;transport=tcp;lr>"
+    kept = dataclasses.replace(
+        run(register(OTHER, call_id="reg-other")).bindings[0], path=(other_node,)
+    )
+    outcome = process_register(
+        register(CONTACT),
+        aor=AOR,
+        current=(kept,),
+        policy=POLICY,
+        source=PHONE,
+        now=NOW,
+        first_hop=HOP,
+    )
+    assert [binding.path for binding in outcome.bindings] == [(other_node,), (HOP,)]
+    assert not outcome.response.has_header("Path")
 
 
 def test_path_without_supported_path_is_420() -> None:

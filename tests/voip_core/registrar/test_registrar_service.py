@@ -111,6 +111,30 @@ def test_authenticated_register_is_stored() -> None:
     assert [b.contact for b in store.get(f"sip:8001@{DOMAIN}")] == ["sip:8001@10.1.2.3"]
 
 
+def test_a_cluster_nodes_hop_to_the_registers_flow_is_stored_not_answered() -> None:
+    store = MemoryBindingStore()
+    authenticator = DigestAuthenticator(
+        realm=DOMAIN, nonces=NonceManager(SECRET), lookup_ha1=lookup
+    )
+    registrar = Registrar(
+        domain=DOMAIN,
+        store=store,
+        authenticator=authenticator,
+        policy=RegistrarPolicy(),
+        gruu_secret=GRUU,
+        first_hop=lambda flow: f"<sip:n-{flow.port}@10.0.0.1:5060;transport=tcp;lr>",
+    )
+    challenge = registrar.register(register("<sip:8001@10.1.2.3>"), source=PHONE, now=NOW)
+    request = with_credentials(
+        register("<sip:8001@10.1.2.3>", cseq=2), challenge.header_lines("WWW-Authenticate")[0]
+    )
+    response = registrar.register(request, source=PHONE, now=NOW)
+    assert response.status_code == 200
+    assert not response.has_header("Path")
+    hop = f"<sip:n-{PHONE.port}@10.0.0.1:5060;transport=tcp;lr>"
+    assert [b.path for b in store.get(f"sip:8001@{DOMAIN}")] == [(hop,)]
+
+
 def test_register_with_server_address_in_to_binds_the_domain_aor() -> None:
     store = MemoryBindingStore()
     registrar = make_registrar(store, NonceManager(SECRET))
