@@ -235,6 +235,7 @@ async def build_stack(
         authenticator=authenticator,
         registrar=registrar,
         flow_secret=derive_secret(secret, b"flow"),
+        node_hops=hops,
     )
     challenge_window = layer.config.for_transport(reliable=False).f
     node = SipNode(
@@ -244,7 +245,6 @@ async def build_stack(
         max_transactions=max(100, settings.max_transactions // settings.workers),
         max_lag=settings.overload_lag,
         backlog=transports.udp_backlog,
-        node_hops=hops,
         max_backlog=settings.overload_queue_kib * 1024,
         # A REGISTER answering a challenge issued within Timer F (64*T1 on UDP, as long as
         # a client retransmits its first REGISTER) completes work begun, and one without

@@ -50,7 +50,9 @@ class Registrar:
         tag = hashlib.blake2b(
             request.call_id.encode("utf-8", "surrogateescape"), digest_size=6
         ).hexdigest()
-        outcome = self._authenticator.authenticate(request, proxy=False, now=now)
+        outcome = self._authenticator.authenticate(
+            request, proxy=False, now=now, source=source.host
+        )
         if not isinstance(outcome, Authenticated):
             return make_response(
                 request, outcome.status_code, outcome.reason, to_tag=tag, headers=outcome.headers
@@ -75,8 +77,8 @@ class Registrar:
             now=now,
             gruu_secret=self._gruu_secret,
             to_tag=tag,
+            first_hop=None if self._first_hop is None else self._first_hop(source),
         )
         if result.changed:
-            first_hop=None if self._first_hop is None else self._first_hop(source),
             self._store.replace(aor, result.bindings)
         return result.response.append("Server", self._server_name)
