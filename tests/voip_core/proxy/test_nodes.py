@@ -17,6 +17,8 @@ import base64
 import pytest
 
 from tests.voip_core.proxy.conftest import build_request
+from tests.voip_core.proxy.test_location import AOR, NOW
+from tests.voip_core.proxy.test_location import binding as location_binding
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.location import StoreLocation
 from voip_core.proxy.nodes import NodeHop, NodeHops, node_hop_flow
@@ -31,8 +33,6 @@ KEY = b"node-hop-key-0123456789abcdef012"
 NODE_A = ListenAddress("tcp", "10.0.0.1", 5060)
 NODE_B = ListenAddress("tcp", "10.0.0.2", 5070)
 PHONE_FLOW = Peer("tcp", "192.168.1.33", 41000, 7)
-AOR = "sip:8301@county.gov.cn"
-NOW = 1_700_000_000.0
 
 
 def hops_a(key: bytes = KEY) -> NodeHops:
@@ -161,17 +161,11 @@ def test_another_nodes_hop_reaching_us_is_403() -> None:
 # -- the location service on several nodes --------------------------------------------
 
 
+CONTACT = "sip:8301@192.168.1.33:5060;transport=tcp"
+
+
 def binding(path: tuple[str, ...], source: Peer = PHONE_FLOW) -> Binding:
-    return Binding(
-        aor=AOR,
-        contact="sip:8301@192.168.1.33:5060;transport=tcp",
-        expires_at=NOW + 300,
-        call_id="reg-1",
-        cseq=1,
-        source=source,
-        registered_at=NOW,
-        path=path,
-    )
+    return location_binding(CONTACT, source, path=path)
 
 
 def location(hops: NodeHops, *bindings: Binding) -> StoreLocation:
