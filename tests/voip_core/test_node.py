@@ -40,7 +40,8 @@ from tests.voip_core.proxy.harness import (
     invite,
 )
 from tests.voip_core.transport.loopback import WAIT, UdpPeer, run, udp_peer
-from voip_core.node import LAG_INTERVAL, LATE_MEASUREMENTS, SipNode
+from voip_core.node import LAG_INTERVAL, SipNode
+from voip_core.overload import LATE_MEASUREMENTS
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.location import StoreLocation
@@ -390,8 +391,8 @@ def test_one_stall_of_the_event_loop_sheds_nothing() -> None:
         server = await start_node(location=location, max_lag=0.1)
         time.sleep(0.3)  # noqa: ASYNC251  # one stall, as a long garbage-collector pass
         await asyncio.sleep(0.01)  # the late lag measurement runs first
-        assert server.node.lag > 0.1
-        assert server.node.late_streak == 1
+        assert server.node.overload.lag > 0.1
+        assert server.node.overload.late_streak == 1
         assert not server.node.overloaded
         caller.send(bytes(invite(source=peer_of(caller), call_id="after")), server.udp)
         assert (await expect(phone, "INVITE")).call_id == "after"
@@ -423,7 +424,7 @@ def test_an_event_loop_that_stays_late_sheds_new_requests_until_it_catches_up(
 
         loop.call_soon(burst)
         await asyncio.sleep(0.5)  # two bursts and more: every measurement between is late
-        assert server.node.late_streak >= LATE_MEASUREMENTS
+        assert server.node.overload.late_streak >= LATE_MEASUREMENTS
         late = invite(source=peer_of(caller), credentials=False, call_id="late")
         caller.send(bytes(late), server.udp)
         refused = await expect(caller, 503)
@@ -465,7 +466,7 @@ def test_a_full_receive_buffer_sheds_new_requests(caplog: pytest.LogCaptureFixtu
         server = await start_node(location=location, backlog=lambda: queued[0], max_backlog=1000)
         queued[0] = 1001
         await asyncio.sleep(2 * LAG_INTERVAL)
-        assert server.node.backlog_bytes == 1001
+        assert server.node.overload.backlog_bytes == 1001
         caller.send(bytes(invite(source=peer_of(caller), call_id="queued")), server.udp)
         assert (await expect(caller, 503)).call_id == "queued"
         assert server.node.shed_by_reason == {"backlog": 1}
