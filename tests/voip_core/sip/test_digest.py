@@ -56,8 +56,7 @@ REALM = "xiayi.gov.cn"
 NOW = 1_800_000_000.0
 PASSWORD = "Tq7xPz4Kw9mB2nVc"
 HA1 = {
-    "MD5": hashlib.md5(f"8001:{REALM}:{PASSWORD}".encode()).hexdigest(),
-    "SHA-256": hashlib.sha256(f"8001:{REALM}:{PASSWORD}".encode()).hexdigest(),
+    algorithm: compute_ha1(algorithm, "8001", REALM, PASSWORD) for algorithm in ("MD5", "SHA-256")
 }
 
 # RFC 7616 §3.9.1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final, Literal
 
+from dialplan.credentials import derive_ha1
 from voip_core.sip.exceptions import LocalProtocolError
 
 __all__ = ["CHALLENGE_ALGORITHMS", "DigestAlgorithm", "compute_ha1", "compute_response"]
@@ -45,8 +46,13 @@ def base_algorithm(algorithm: DigestAlgorithm) -> Literal["MD5", "SHA-256"]:
 
 
 def compute_ha1(algorithm: DigestAlgorithm, username: str, realm: str, password: str) -> str:
-    """HA1 = H(username ":" realm ":" password), hex (RFC 7616 §3.4.2), without ``-sess``."""
-    return _hash(base_algorithm(algorithm), f"{username}:{realm}:{password}")
+    """HA1 = H(username ":" realm ":" password), hex (RFC 7616 §3.4.2), without ``-sess``.
+
+    Derived by the numbering plan's :func:`~dialplan.credentials.derive_ha1`, the one
+    place HA1 is computed: the plan stores what it derives there, and the digest client
+    must derive the same from a password.
+    """
+    return derive_ha1(base_algorithm(algorithm), username, realm, password)
 
 
 def compute_response(
