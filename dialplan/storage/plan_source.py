@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +32,10 @@ class StoredPlanSource:
         self._realm = realm
         self._plan: NumberingPlan | None = None
         self._reload_lock = threading.Lock()
+        #: When the live plan was last built, seconds since the epoch (``None``: never).
+        self.loaded_at: float | None = None
+        #: Reloads that failed (the plan did not compile, the database did not answer).
+        self.reload_failures = 0
 
     def current(self) -> NumberingPlan:
         """Return the live plan, loading it on first use."""
@@ -44,9 +49,14 @@ class StoredPlanSource:
     def reload_now(self) -> None:
         """Compile the stored plan and make it live; on error keep the old one and raise."""
         with self._reload_lock:
-            plan = compile_plan(read_plan(self._session_factory, realm=self._realm))
+            try:
+                plan = compile_plan(read_plan(self._session_factory, realm=self._realm))
+            except Exception:
+                self.reload_failures += 1
+                raise
             previous = self._plan
             self._plan = plan
+            self.loaded_at = time.time()
         if previous is None or previous.version != plan.version:
             logger.info("numbering plan version %d is live", plan.version)
 
