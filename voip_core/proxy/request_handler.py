@@ -59,7 +59,7 @@ from voip_core.proxy.routing import (
 )
 from voip_core.proxy.targets import Reply, Targets, determine_targets, follows_dialog_route
 from voip_core.proxy.validation import BadExtension, Validation, check_require, validate_request
-from voip_core.sip.exceptions import ProtocolError
+from voip_core.sip.exceptions import LocalProtocolError, ProtocolError
 from voip_core.sip.message import Request, Response, make_response
 from voip_core.sip.peer import Peer
 from voip_core.sip.uri import SipUri
@@ -256,12 +256,20 @@ class RequestHandler:
         now: float,
         wall: float,
     ) -> None:
-        """§16.6 for each target of the first set in parallel; §16.7 collects the responses.
+        """§16.6 for each target of the set in parallel; §16.7 collects the responses.
 
         ``received`` is the request as it arrived: its loop hash goes into every branch
         (§16.6 step 8), as :func:`~voip_core.proxy.validation.validate_request` checks it.
         """
         request = routed.request
+        if len(targets.sets) != 1:
+            # See voip_core.proxy.targets: serial target sets need the response context
+            # to start the next set; until then they must not be cut to the first.
+            raise LocalProtocolError(
+                f"{len(targets.sets)} target sets; serial forking is not supported yet",
+                status_code=500,
+                reason="Server Internal Error (serial forking not supported)",
+            )
         if request.method == "INVITE":
             # §16.2 / §17.2.1: the search may take long; tell the caller it started.
             self._layer.send_response(key, make_response(request, 100), now)

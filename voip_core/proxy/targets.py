@@ -7,11 +7,14 @@ reads the location service and the numbering plan through their ports and change
 nothing, so the same request at the same time always gets the same decision.
 
 :class:`Targets` holds an ordered tuple of target sets. The targets of one set are tried
-in parallel (§16.6, one client transaction each); the sets are tried in sequence: when
-every branch of a set has failed, the next set is tried, until a 2xx or 6xx ends the
-search or the sets run out (§16.7 step 6 then picks the best of everything heard). That
-is where serial forking plugs in, such as a carrier route over several gateways, one set
-per gateway; today each decision yields a single set.
+in parallel (§16.6, one client transaction each); the sets are meant to be tried in
+sequence: when every branch of a set has failed, the next set, until a 2xx or 6xx ends
+the search or the sets run out (§16.7 step 6 then picks the best of everything heard).
+That is where serial forking plugs in, such as a carrier route over several gateways,
+one set per gateway. Today every decision yields a single set, and the request side
+refuses more (500, naming the count) rather than drop the later sets silently: the
+response context (:mod:`voip_core.proxy.context`) must first learn to start the next set
+when one is exhausted.
 
 The order of the cases follows §16.5 and §16.4: a request inside a dialog routed through
 us follows its route set (our removed Route's flow token, the next Route, or the
