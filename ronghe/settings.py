@@ -185,7 +185,8 @@ def settings_from_options(cls: type[_S], options: Mapping[str, object]) -> _S:
         for key, value in options.items()
         if key in cls.model_fields and value is not None
     }
-    return cls(**overrides)
+    # pydantic checks each value's type at run time; the mapping is untyped here.
+    return cls(**overrides)  # type: ignore[arg-type]
 
 
 def describe_errors(error: ValidationError) -> list[str]:
