@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import AppContext
 from api.errors import install_error_handlers
-from api.ports import PlanSource, RegistrationSource
-from api.routers import ROUTERS
+from api.ports import PlanSource, RegistrationSource, SecurityBlockSource
+from api.routers import ROUTERS, security
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -43,6 +43,7 @@ def create_app(
     realm: str,
     plan_source: PlanSource,
     registrations: RegistrationSource,
+    security_blocks: SecurityBlockSource | None = None,
 ) -> FastAPI:
     """Build the API for one database, SIP realm, live plan and registrar.
 
@@ -61,8 +62,10 @@ def create_app(
         realm=realm,
         plan_source=plan_source,
         registrations=registrations,
+        security_blocks=security_blocks,
     )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(security.router, prefix=API_PREFIX)
     return app

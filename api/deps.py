@@ -17,7 +17,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.ports import PlanSource, RegistrationSource
+from api.ports import PlanSource, RegistrationSource, SecurityBlockSource
 from dialplan.storage.records import Actor, ApiKeyRecord, Role
 from dialplan.storage.services.api_keys import authenticate
 
@@ -53,6 +53,8 @@ class AppContext:
     realm: str
     plan_source: PlanSource
     registrations: RegistrationSource
+    security_blocks: SecurityBlockSource | None = None
+    """The SIP guard's blocks; ``None`` when no SIP stack runs beside the API."""
 
 
 def _context(request: Request) -> AppContext:

@@ -7,14 +7,23 @@ so implementations must be thread-safe: return snapshots, swap references atomic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dialplan.engine import NumberingPlan
 
-__all__ = ["CallView", "PlanSource", "RegistrationSource", "RegistrationView"]
+__all__ = [
+    "CallView",
+    "PlanSource",
+    "RegistrationSource",
+    "RegistrationView",
+    "SecurityBlockSource",
+    "SecurityBlockView",
+    "StatsSource",
+    "StatsView",
+]
 
 
 class PlanSource(Protocol):
@@ -77,4 +86,89 @@ class RegistrationSource(Protocol):
 
     def active_calls(self) -> Sequence[CallView]:
         """Return the calls in progress."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StatsView:
+    """The SIP side's counters, summed over its worker processes.
+
+    Counters (``_total`` in the metrics) count since the process started; the others
+    are levels now. Every labelled mapping lists each of its labels, zero included.
+    """
+
+    workers: int
+    """SIP worker processes."""
+    registered_contacts: int
+    """Contacts bound by REGISTER."""
+    transactions: int
+    """Live SIP transactions (RFC 3261 §17), lingering ones included."""
+    response_contexts: int
+    """Forwarded requests awaiting their final response (RFC 3261 §16.7)."""
+    calls_in_progress: int
+    """Calls ringing or answered through the proxy."""
+    calls: Mapping[str, int]
+    """Calls ended, by outcome (``answered``, ``busy``, ``no_answer``, ...)."""
+    sip_requests: Mapping[str, int]
+    """Requests received, by method (``other`` for unusual methods)."""
+    sip_responses: Mapping[str, int]
+    """Responses sent (answered here or forwarded upstream), by class (``2xx``)."""
+    sip_responses_received: Mapping[str, int]
+    """Responses received from downstream, by class."""
+    malformed_messages: int
+    """Messages that did not parse (answered 400 or dropped)."""
+    requests_shed: Mapping[str, int]
+    """New requests refused under overload or by the rate limit, by reason."""
+    messages_forwarded: int
+    """Messages one worker passed to the worker owning their call or extension."""
+    auth_failures: int
+    """Wrong digest answers (wrong password, unknown or disabled user)."""
+    auth_blocks: int
+    """Sources blocked for one user after repeated authentication failures."""
+    rate_blocks: int
+    """Sources blocked for sending requests too fast."""
+    blocked_sources: int
+    """Blocks in force now."""
+    plan_version: int
+    """Version of the numbering plan the proxy routes with."""
+    plan_loaded_at: datetime | None
+    """When that plan was last loaded, UTC."""
+    plan_reload_failures: int
+    """Plan reloads that failed (the plan did not compile or the database did not answer)."""
+
+
+class StatsSource(Protocol):
+    """The counters of the SIP side, gathered without blocking its event loop."""
+
+    async def stats(self) -> StatsView:
+        """Return the counters now; awaited on the event loop the API runs on."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityBlockView:
+    """A source address the SIP guard refuses (issue #9)."""
+
+    id: str
+    source: str
+    """The IP address refused."""
+    user: str | None
+    """The user it may not authenticate as; ``None``: every request (rate limit)."""
+    reason: str
+    """``auth-failures`` or ``rate-limit``."""
+    since: datetime
+    until: datetime
+    failures: int
+    """Failed authentications, or requests in the sampling window."""
+
+
+class SecurityBlockSource(Protocol):
+    """The blocks in force in every SIP process, and lifting them."""
+
+    def active_blocks(self) -> Sequence[SecurityBlockView]:
+        """Return the blocks in force, oldest first."""
+        ...
+
+    def lift(self, block_id: str) -> SecurityBlockView | None:
+        """End a block in every process; ``None`` when no such block is in force."""
         ...

@@ -124,8 +124,55 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         choices=["MD5", "SHA-256"],
         default=None,
         help="digest algorithm offered in 401/407 challenges; repeat in order of preference "
-        "(default MD5 then SHA-256; SIPp 3.6 fails on a first SHA-256 challenge, baresip 1.0 "
-        "on any: give MD5 alone for such phones)",
+        "(default MD5 alone, which every phone answers: baresip 1.0 refuses any challenge "
+        "list holding SHA-256 and SIPp 3.6 answers only the first challenge; give "
+        "--digest-algorithm SHA-256 --digest-algorithm MD5 where every phone supports it)",
+    )
+    add(
+        "--auth-failure-limit",
+        type=int,
+        default=None,
+        help="failed digest answers for one user from one address that block the address "
+        "for that user (default 5; 0 never blocks); a request without credentials, a stale "
+        "nonce or another realm's credentials never counts",
+    )
+    add(
+        "--auth-failure-window",
+        type=float,
+        default=None,
+        help="seconds within which those failures must fall (default 60)",
+    )
+    add(
+        "--auth-block-seconds",
+        type=float,
+        default=None,
+        help="length of the first block, seconds; each repeat offence doubles it (default 300)",
+    )
+    add(
+        "--auth-max-block-seconds",
+        type=float,
+        default=None,
+        help="longest block a repeat offender gets, seconds (default 86400)",
+    )
+    add(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="requests one source address may send per --rate-window before its messages "
+        "are dropped unread for --rate-block-seconds (default 100; 0: no limit; trusted "
+        "networks and trunk gateways are exempt; counted by each worker process)",
+    )
+    add(
+        "--rate-window",
+        type=float,
+        default=None,
+        help="sampling window of --rate-limit, seconds (default 2)",
+    )
+    add(
+        "--rate-block-seconds",
+        type=float,
+        default=None,
+        help="how long a source over --rate-limit stays dropped, seconds (default 60)",
     )
     add(
         "--tcp-idle-timeout",

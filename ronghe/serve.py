@@ -2,11 +2,11 @@
 
 Signals: SIGINT and SIGTERM stop the server cleanly (pending registrations are written);
 SIGUSR1 logs ``stats transactions=N contexts=M registrations=K shed=S forwarded=F
-workers=W``: the live transactions and proxy response contexts summed over the worker
-processes, the registered contacts, the requests refused with 503 under overload and
-the messages one worker passed to another, so an operator or a test can watch the tables
-drain without an API call. With ``--workers N`` this process
-is worker 0 and supervises the others (:mod:`ronghe.supervisor`).
+workers=W`` and the guard's counters (:mod:`ronghe.security`): the live transactions
+and proxy response contexts summed over the worker processes, the registered contacts,
+the requests refused with 503 under overload and the messages one worker passed to
+another, so an operator or a test can watch the tables drain without an API call.
+With ``--workers N`` this process is worker 0 and supervises the others (:mod:`ronghe.supervisor`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dialplan.storage import (
     upgrade_to_head,
 )
 from ronghe.housekeeping import collect_cycles, purge_registrations, tune_garbage_collector
+from ronghe.security import Security, SecurityBlocks
 from ronghe.settings import ServeSettings, load_secret
 from ronghe.stack import bind_listeners, build_stack
 from ronghe.supervisor import Cluster, ClusterPlanSource, stack_stats
@@ -43,6 +44,7 @@ from voip_core.storage import (
     PersistentBindingStore,
     RedisBindingStore,
     SqlBindingStore,
+    SqlBlockStore,
     flush_periodically,
 )
 
@@ -91,6 +93,8 @@ async def _serve(settings: ServeSettings) -> int:
     cluster = Cluster(settings, listeners, store) if settings.workers > 1 else None
     if cluster is not None:
         store = cluster.store
+    security = Security(settings, blocks=SqlBlockStore(engine), live_plan=live_plan, loop=loop)
+    logger.info("enforcing %d blocks from the database", await security.restore())
     stack = await build_stack(
         settings,
         secret=secret,
@@ -98,6 +102,7 @@ async def _serve(settings: ServeSettings) -> int:
         live_plan=live_plan,
         listeners=listeners,
         router=cluster.router if cluster is not None else None,
+        security=security,
     )
     if cluster is not None:
         await cluster.start(stack)
@@ -106,6 +111,7 @@ async def _serve(settings: ServeSettings) -> int:
         asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),
         asyncio.create_task(purge_registrations(store), name="binding-purge"),
         asyncio.create_task(collect_cycles(), name="gc-full"),
+        asyncio.create_task(security.run(), name="security-poll"),
         *store_tasks,
     ]
     api_server = None
@@ -119,6 +125,7 @@ async def _serve(settings: ServeSettings) -> int:
             stack.proxy,
             tasks,
             cluster.remote_calls if cluster is not None else None,
+            security,
         )
 
     stop = asyncio.Event()
@@ -129,7 +136,8 @@ async def _serve(settings: ServeSettings) -> int:
         counters = await cluster.stats() if cluster is not None else stack_stats(stack)
         logger.info(
             "stats transactions=%d contexts=%d registrations=%d shed=%d shed_backlog=%d "
-            "shed_lag=%d shed_transactions=%d forwarded=%d workers=%d",
+            "shed_lag=%d shed_transactions=%d forwarded=%d workers=%d auth_failures=%d "
+            "auth_blocks=%d rate_limited=%d rate_blocks=%d blocked_sources=%d",
             counters["transactions"],
             counters["contexts"],
             counters["registrations"],
@@ -139,6 +147,11 @@ async def _serve(settings: ServeSettings) -> int:
             counters["shed_transactions"],
             counters["forwarded"],
             settings.workers,
+            counters["auth_failures"],
+            counters["auth_blocks"],
+            counters["rate_limited"],
+            counters["rate_blocks"],
+            counters["blocked_sources"],
         )
 
     stats_tasks: set[asyncio.Task[None]] = set()
@@ -194,6 +207,7 @@ async def _start_api(
     proxy: Proxy,
     tasks: list[asyncio.Task[None]],
     remote_calls: Callable[[], Awaitable[list[dict[str, object]]]] | None,
+    security: Security,
 ) -> tuple[uvicorn.Server, str]:
     import uvicorn
 
@@ -207,6 +221,7 @@ async def _start_api(
         registrations=ProxyRegistrations(
             store, proxy, asyncio.get_running_loop(), remote_calls=remote_calls
         ),
+        security_blocks=SecurityBlocks(security),
     )
 
     class _Server(uvicorn.Server):

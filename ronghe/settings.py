@@ -82,9 +82,10 @@ class ServeSettings(CommonSettings):
     t2: float = Field(4.0, gt=0)
     t4: float = Field(5.0, gt=0)
     timer_c: float = Field(181.0, gt=0)
-    #: Challenge order. RFC 8760 §2.4 would put SHA-256 first, but clients in the field
-    #: (SIPp 3.6, libre-based phones) answer only the first challenge and fail on SHA-256.
-    digest_algorithms: tuple[Literal["MD5", "SHA-256"], ...] = ("MD5", "SHA-256")
+    #: Challenge order. MD5 alone by default: RFC 8760 §2.4 would offer SHA-256 (first),
+    #: but baresip 1.0 refuses any challenge list that holds SHA-256 and SIPp 3.6 answers
+    #: only the first challenge; deployments whose phones all support SHA-256 give it.
+    digest_algorithms: tuple[Literal["MD5", "SHA-256"], ...] = ("MD5",)
     tcp_idle_timeout: float = Field(600.0, gt=0)
     trusted_networks: tuple[str, ...] = ()
     #: ``None``: seed the demo plan on an empty database in development, never in production.
@@ -99,6 +100,17 @@ class ServeSettings(CommonSettings):
     udp_receive_buffer_kib: int = Field(DEFAULT_UDP_RECEIVE_BUFFER // 1024, ge=64)
     overload_lag: float = Field(0.2, gt=0)
     nonce_lifetime: float = Field(300.0, gt=0)
+    #: Guessing limits (voip_core.guard): failed digest answers per user and source
+    #: address within the window that block the source for that user (0: never).
+    auth_failure_limit: int = Field(5, ge=0)
+    auth_failure_window: float = Field(60.0, gt=0)
+    auth_block_seconds: float = Field(300.0, gt=0)
+    auth_max_block_seconds: float = Field(86_400.0, gt=0)
+    #: Flood limit (like Kamailio pike): requests per source address within the window
+    #: above which the source is dropped for ``rate_block_seconds`` (0: no limit).
+    rate_limit: int = Field(100, ge=0)
+    rate_window: float = Field(2.0, gt=0)
+    rate_block_seconds: float = Field(60.0, gt=0)
     #: Bearer token ``GET /metrics`` requires; ``None`` serves it to anyone who reaches
     #: the API listener (127.0.0.1 by default).
     metrics_token: str | None = Field(None, min_length=16)
@@ -129,6 +141,11 @@ class ServeSettings(CommonSettings):
         if self.environment == "production" and self.timer_c <= 180:
             raise ValueError(
                 f"Timer C {self.timer_c} must exceed 180 s in production (RFC 3261 §16.6)"
+            )
+        if self.auth_max_block_seconds < self.auth_block_seconds:
+            raise ValueError(
+                f"auth_max_block_seconds {self.auth_max_block_seconds} is below "
+                f"auth_block_seconds {self.auth_block_seconds}"
             )
         if self.min_expires > self.max_expires:
             raise ValueError(

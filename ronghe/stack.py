@@ -14,9 +14,11 @@ import hmac
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ronghe.addresses import local_addresses, primary_address
+from ronghe.security import Security
 from ronghe.settings import ServeSettings
 from ronghe.wiring import LivePlan, PlanCredentials, PlanRouter
 from voip_core.cluster import ClusterRouter, ConnectionIds
@@ -29,6 +31,7 @@ from voip_core.registrar import BindingStore, RegistrarPolicy
 from voip_core.registrar.authentication import DigestAuthenticator
 from voip_core.registrar.service import Registrar
 from voip_core.sip.digest import NonceManager
+from voip_core.sip.peer import Peer
 from voip_core.transaction import TimerConfig, TransactionLayer
 from voip_core.transport.manager import (
     TransportManager,
@@ -127,6 +130,7 @@ class SipStack:
     transports: TransportManager
     store: BindingStore
     router: ClusterRouter | None = None
+    security: Security | None = None
 
     async def close(self) -> None:
         """Stop the timer and close every socket and connection."""
@@ -143,11 +147,14 @@ async def build_stack(
     listeners: Listeners,
     worker: int = 0,
     router: ClusterRouter | None = None,
+    security: Security | None = None,
 ) -> SipStack:
     """The SIP core of worker ``worker``, serving ``listeners``.
 
     With a ``router`` (several workers), messages pass through it to reach their owner
-    and sends to other workers' connections go through it.
+    and sends to other workers' connections go through it. With ``security``, failed
+    authentications are limited and every message from the transports passes the
+    request-rate limit first (:mod:`ronghe.security`).
     """
     loop = asyncio.get_running_loop()
     gruu_secret = derive_secret(secret, b"gruu")
@@ -158,6 +165,7 @@ async def build_stack(
         ),
         lookup_ha1=PlanCredentials(live_plan),
         algorithms=settings.digest_algorithms,
+        guard=security.guard if security is not None else None,
     )
     policy = RegistrarPolicy(
         min_expires=settings.min_expires,
@@ -185,12 +193,13 @@ async def build_stack(
         TimerConfig(t1=settings.t1, t2=settings.t2, t4=settings.t4), send_trying=False
     )
     node_holder: list[SipNode] = []
+    on_message: Callable[[bytes, Peer, bool], None] = (
+        router.on_message
+        if router is not None
+        else lambda data, peer, stream: node_holder[0].on_message(data, peer, stream)
+    )
     transports = TransportManager(
-        on_message=(
-            router.on_message
-            if router is not None
-            else lambda data, peer, stream: node_holder[0].on_message(data, peer, stream)
-        ),
+        on_message=security.guarded(on_message) if security is not None else on_message,
         on_error=(
             router.on_transport_error
             if router is not None
@@ -259,4 +268,4 @@ async def build_stack(
         node.attach(router)
     else:
         node.attach(transports)
-    return SipStack(layer, proxy, node, transports, store, router)
+    return SipStack(layer, proxy, node, transports, store, router, security)

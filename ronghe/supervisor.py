@@ -35,10 +35,10 @@ from ronghe.settings import ServeSettings
 from ronghe.stack import Listeners, SipStack
 from voip_core.cluster import ClusterRouter, Mesh, ReplicatedBindingStore
 from voip_core.cluster.mesh import CALL_TIMEOUT
-from voip_core.node import SHED_REASONS
+from voip_core.overload import SHED_REASONS, shed_key
 from voip_core.registrar import BindingStore
 
-__all__ = ["Cluster", "ClusterPlanSource", "call_views", "stack_stats"]
+__all__ = ["REPLICATED_KEYS", "Cluster", "ClusterPlanSource", "call_views", "stack_stats"]
 
 logger = logging.getLogger("ronghe")
 
@@ -51,21 +51,42 @@ _STOP_TIMEOUT: Final = 10.0
 
 
 #: The counters of requests refused for each reason (``SipNode.overload_reason``).
-_SHED_KEYS: Final = tuple(f"shed_{reason}" for reason in SHED_REASONS)
+_SHED_KEYS: Final = tuple(shed_key(reason) for reason in SHED_REASONS)
+
+
+#: Counters every process holds a full copy of (replicated or shared): worker 0's value
+#: is the cluster's, never a sum.
+REPLICATED_KEYS: Final = frozenset({"registrations", "blocked_sources"})
 
 
 def stack_stats(stack: SipStack) -> dict[str, int]:
-    """The counters of one process's SIP stack (the SIGUSR1 line)."""
+    """The counters of one process's SIP stack (the SIGUSR1 line, the metrics).
+
+    Flat, so that the workers' dictionaries sum key by key (:meth:`Cluster.stats`);
+    labelled counters are ``<family>:<label>`` keys (``sip_requests:INVITE``). Every
+    value is read in constant time: this runs on the event loop that serves SIP.
+    """
+    node = stack.node
+    traffic = node.traffic
     return {
         "transactions": len(stack.layer),
         "contexts": stack.proxy.context_count,
         "registrations": stack.store.count(),
-        "shed": stack.node.shed_count,
+        "calls": len(stack.proxy.calls),
+        "shed": node.shed_count,
         **{
-            key: stack.node.shed_by_reason.get(reason, 0)
+            key: node.shed_by_reason.get(reason, 0)
             for reason, key in zip(SHED_REASONS, _SHED_KEYS, strict=True)
         },
         "forwarded": stack.router.forwarded if stack.router is not None else 0,
+        "malformed": node.malformed_count,
+        "internal_errors": node.internal_errors,
+        **{f"sip_requests:{key}": value for key, value in traffic.requests_received.items()},
+        **{f"sip_responses_received:{k}": v for k, v in traffic.responses_received.items()},
+        **{f"sip_responses_sent:{key}": value for key, value in traffic.responses_sent.items()},
+        **{f"call_outcomes:{key}": value for key, value in stack.proxy.call_outcomes.items()},
+        # auth_failures, auth_blocks, rate_limited, rate_blocks, blocked_sources
+        **(stack.security.stats() if stack.security is not None else {}),
     }
 
 
@@ -188,19 +209,27 @@ class Cluster:
             backoff = min(backoff * 2, _MAX_BACKOFF)
 
     async def stats(self) -> dict[str, int]:
-        """Counters summed over every worker (registrations: worker 0's full copy)."""
+        """Counters summed over every worker (:data:`REPLICATED_KEYS`: worker 0's copy).
+
+        The workers are asked at once, so a scrape waits at most one mesh call timeout;
+        a worker that does not answer (restarting) is left out and logged.
+        """
         totals = stack_stats(self._stack)
-        for worker in range(1, self._settings.workers):
-            try:
-                counters = await self.mesh.call(worker, "stats")
-            except (ConnectionError, TimeoutError) as error:
-                logger.warning("no statistics from worker %d: %s", worker, error)
+        workers = range(1, self._settings.workers)
+        answers = await asyncio.gather(
+            *(self.mesh.call(worker, "stats") for worker in workers), return_exceptions=True
+        )
+        for worker, counters in zip(workers, answers, strict=True):
+            if isinstance(counters, ConnectionError | TimeoutError):
+                logger.warning("no statistics from worker %d: %s", worker, counters)
                 continue
-            if isinstance(counters, dict):
-                for name in ("transactions", "contexts", "shed", "forwarded", *_SHED_KEYS):
-                    value = counters.get(name)
-                    if isinstance(value, int):
-                        totals[name] += value
+            if isinstance(counters, BaseException):
+                raise counters
+            if not isinstance(counters, dict):
+                continue
+            for name, value in counters.items():
+                if isinstance(value, int) and name not in REPLICATED_KEYS:
+                    totals[name] = totals.get(name, 0) + value
         return totals
 
     async def remote_calls(self) -> list[dict[str, object]]:

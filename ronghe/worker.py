@@ -5,8 +5,8 @@ worker's specification as JSON to its standard input: its index, the settings, t
 inherited socket descriptors, the advertised addresses and the channel directory. The
 worker serves SIP on the inherited sockets with its own transaction layer and proxy,
 a copy of the registrations kept current by the other workers, and the numbering plan
-read from the database (polled like every node's). It runs no admin API and writes
-nothing to the database.
+read from the database (polled like every node's). It runs no admin API; the only
+rows it writes are the blocks its guard makes (:mod:`ronghe.security`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import redis
 
 from dialplan.storage import StoredPlanSource, create_database_engine, create_session_factory
 from ronghe.housekeeping import collect_cycles, purge_registrations, tune_garbage_collector
+from ronghe.security import Security
 from ronghe.settings import ServeSettings, load_secret
 from ronghe.stack import Listeners, build_stack
 from ronghe.supervisor import call_views, stack_stats
@@ -32,7 +33,7 @@ from ronghe.wiring import watch_plan
 from voip_core.cluster import ClusterRouter, Mesh, ReplicatedBindingStore
 from voip_core.registrar import BindingStore
 from voip_core.registrar.memory_store import MemoryBindingStore
-from voip_core.storage import RedisBindingStore
+from voip_core.storage import RedisBindingStore, SqlBlockStore
 
 __all__ = ["main"]
 
@@ -109,6 +110,10 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
         # with every registration (worker 0 sends them when its channel here opens).
         while replica is not None and not replica.snapshot_received:  # noqa: ASYNC110
             await asyncio.sleep(0.02)  # the frames arrive through protocol callbacks
+    security = Security(
+        settings, blocks=SqlBlockStore(engine), live_plan=live_plan, loop=loop, worker=index
+    )
+    await security.restore()
     stack = await build_stack(
         settings,
         secret=secret,
@@ -117,6 +122,7 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
         listeners=listeners,
         worker=index,
         router=router,
+        security=security,
     )
     mesh.serve("stats", lambda: stack_stats(stack))
     mesh.serve("calls", lambda: call_views(stack))
@@ -126,6 +132,7 @@ async def _serve(settings: ServeSettings, spec: dict[str, Any], index: int) -> i
         asyncio.create_task(watch_plan(live_plan, session_factory), name="plan-watch"),
         asyncio.create_task(purge_registrations(store), name="binding-purge"),
         asyncio.create_task(collect_cycles(), name="gc-full"),
+        asyncio.create_task(security.run(), name="security-poll"),
     ]
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)

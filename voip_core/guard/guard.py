@@ -115,13 +115,16 @@ class Guard:
 
     # -- request rate ---------------------------------------------------------------
 
-    def admit(self, source: str, now: float) -> bool:
-        """Whether to handle a message from ``source``; ``False``: drop it unread."""
+    def admit(self, source: str, now: float, *, request: bool = True) -> bool:
+        """Whether to handle a message from ``source``; ``False``: drop it unread.
+
+        Only requests count towards the rate, as in pike: responses answer what we
+        sent. A blocked source's responses are dropped too."""
         block = self._store.rate_block(source)
         if block is not None and block.active(now):
             self.rate_limited += 1
             return False
-        if not self.policy.rate_limit or self._exempt(source):
+        if not request or not self.policy.rate_limit or self._exempt(source):
             return True
         window, over = count_request(self._store.window(source), self.policy, now)
         if not over:

@@ -169,6 +169,15 @@ def test_rate_limit_drops_the_excess_and_blocks_the_source() -> None:
     assert (guard.rate_limited, guard.rate_blocks) == (2, 1)
 
 
+def test_responses_are_not_counted_but_dropped_from_a_blocked_source() -> None:
+    guard, _ = make_guard(GuardPolicy(rate_limit=2))
+    assert all(guard.admit(ATTACKER, NOW, request=False) for _ in range(100))
+    assert guard.admit(ATTACKER, NOW)
+    assert guard.admit(ATTACKER, NOW)
+    assert not guard.admit(ATTACKER, NOW)
+    assert not guard.admit(ATTACKER, NOW, request=False)
+
+
 def test_rate_window_restarts_after_its_length() -> None:
     policy = GuardPolicy(rate_limit=3, rate_window=2)
     window, over = count_request(None, policy, NOW)
