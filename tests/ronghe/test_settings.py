@@ -1,7 +1,7 @@
 """Settings of ``ronghe serve`` from the command line.
 
 Covers: Timer C (181 s by default, lower only outside production) and the digest
-challenge order (MD5 first by default, repeatable ``--digest-algorithm`` in order of
+challenge order (MD5 alone by default, repeatable ``--digest-algorithm`` in order of
 preference, duplicates refused); the UDP receive buffer asked for and the warning when
 the kernel's is too small for the 503 threshold (real sockets, Linux accounting). Not
 covered: the environment (pydantic-settings reads it) and the other options, which the
@@ -26,8 +26,22 @@ def settings_from(*argv: str) -> ServeSettings:
     return serve_settings(build_parser().parse_args(["serve", *argv]))
 
 
-def test_challenges_offer_md5_first_by_default() -> None:
-    assert settings_from().digest_algorithms == ("MD5", "SHA-256")
+def test_challenges_offer_md5_alone_by_default() -> None:
+    # baresip 1.0 refuses any challenge list that holds SHA-256 (issue #9).
+    assert settings_from().digest_algorithms == ("MD5",)
+
+
+def test_guard_limits_default_and_are_given_on_the_command_line() -> None:
+    defaults = settings_from()
+    assert (defaults.auth_failure_limit, defaults.auth_failure_window) == (5, 60.0)
+    assert (defaults.auth_block_seconds, defaults.auth_max_block_seconds) == (300.0, 86400.0)
+    assert (defaults.rate_limit, defaults.rate_window, defaults.rate_block_seconds) == (
+        100,
+        2.0,
+        60.0,
+    )
+    given = settings_from("--auth-failure-limit", "3", "--rate-limit", "0")
+    assert (given.auth_failure_limit, given.rate_limit) == (3, 0)
 
 
 def test_digest_algorithms_keep_the_order_given() -> None:
