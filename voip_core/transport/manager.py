@@ -145,6 +145,14 @@ def bind_tcp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket
     return _bound_socket(host, port, socket.SOCK_STREAM, reuse_port=reuse_port)
 
 
+def _same_address(connected: Peer | None, peer: Peer) -> bool:
+    return connected is not None and (connected.transport, connected.host, connected.port) == (
+        peer.transport,
+        peer.host,
+        peer.port,
+    )
+
+
 class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, manager: TransportManager) -> None:
         self._manager = manager
@@ -410,6 +418,10 @@ class TransportManager:
         connection = None
         if peer.connection_id is not None:
             connection = self._connections.get(peer.connection_id)
+            if connection is not None and not _same_address(connection.peer, peer):
+                # An id from before a restart (a stored node hop or Record-Route token):
+                # ids start over, and that one now names another phone's connection.
+                connection = None
         if connection is None:
             connection_id = self._by_address.get((peer.transport, peer.host, peer.port))
             if connection_id is not None:

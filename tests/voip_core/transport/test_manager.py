@@ -270,6 +270,31 @@ def test_send_by_address_reuses_the_open_connection() -> None:
     run(main)
 
 
+def test_a_connection_id_naming_another_address_is_not_used() -> None:
+    # Connection ids start over when a node restarts; a stored hop or Record-Route token
+    # from before then may carry the id of someone else's connection now.
+    async def main() -> None:
+        inbox = Inbox()
+        manager = manager_for(inbox)
+        host, port = await manager.listen_tcp("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(REGISTER)
+        _, peer, _ = await inbox.message()
+        gone = Peer("tcp", peer.host, peer.port + 1, peer.connection_id)
+
+        manager.send(OK, gone)
+
+        assert await inbox.error() == gone
+        writer.write(REGISTER)  # the connection itself is untouched and got nothing
+        await inbox.message()
+        manager.send(OK, peer)
+        assert await read_exactly(reader, len(OK)) == OK
+        await close_writer(writer)
+        await manager.close()
+
+    run(main)
+
+
 async def sip_server() -> tuple[
     asyncio.Server, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
 ]:
