@@ -61,6 +61,8 @@ from api.schemas.routing import (
     TrunksPublic,
     TrunkUpdate,
 )
+from api.schemas.security import SecurityBlockPublic, SecurityBlocksPublic
+from api.schemas.stats import StatsPublic
 from api.schemas.transfer import ImportCredential, ImportReportPublic, RowErrorPublic
 
 __all__ = [
@@ -98,6 +100,8 @@ __all__ = [
     "RegistrationsPublic",
     "RouteTestRequest",
     "RouteTestResult",
+    "SecurityBlockPublic",
+    "SecurityBlocksPublic",
     "RowErrorPublic",
     "ShortNumberCreate",
     "ShortNumberPublic",
@@ -107,6 +111,7 @@ __all__ = [
     "SitePublic",
     "SiteUpdate",
     "SitesPublic",
+    "StatsPublic",
     "TrunkCreate",
     "TrunkPublic",
     "TrunkUpdate",
