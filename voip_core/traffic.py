@@ -12,29 +12,13 @@ from __future__ import annotations
 from typing import Final
 
 from voip_core.sip.message import Request, Response
+from voip_core.sip.parser import REGISTERED_METHODS
 
 __all__ = ["METHODS", "RESPONSE_CLASSES", "TrafficCounters", "response_class"]
 
-#: Methods counted by name: RFC 3261 and the extensions proxies commonly carry (RFC 3262
-#: PRACK, 3265/6665 SUBSCRIBE/NOTIFY, 3903 PUBLISH, 6086 INFO, 3515 REFER, 3428 MESSAGE,
-#: 3311 UPDATE).
-METHODS: Final = (
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "INFO",
-    "INVITE",
-    "MESSAGE",
-    "NOTIFY",
-    "OPTIONS",
-    "PRACK",
-    "PUBLISH",
-    "REFER",
-    "REGISTER",
-    "SUBSCRIBE",
-    "UPDATE",
-)
-_METHODS: Final = frozenset(METHODS)
+#: Methods counted by name: those of the IANA registry the parser knows, in name order.
+METHODS: Final = tuple(sorted(REGISTERED_METHODS))
+_METHODS: Final = REGISTERED_METHODS
 #: RFC 3261 §7.2: the first digit of a status code is its class.
 RESPONSE_CLASSES: Final = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx")
 
