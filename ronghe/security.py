@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from api.ports import SecurityBlockView
 from ronghe.settings import ServeSettings
 from ronghe.wiring import LivePlan
@@ -236,8 +238,10 @@ class Security:
             if self._worker == 0 and now - self._purged_at > _PURGE_INTERVAL:
                 self._purged_at = now
                 await asyncio.to_thread(self._blocks.purge, now - _KEEP_ENDED)
-        except Exception:
-            logger.exception("reading the blocks from the database failed; retrying")
+        except SQLAlchemyError as error:
+            # A database outage must not stop the guard: the blocks held stay in force.
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            logger.warning("reading the blocks from the database failed (%s); retrying", reason)
             self.guard.sweep(now)
             return
         self._apply(active, time.time(), started)
