@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import AppContext
 from api.errors import install_error_handlers
-from api.ports import PlanSource, RegistrationSource, SecurityBlockSource
-from api.routers import ROUTERS, security
+from api.ports import PlanSource, RegistrationSource, SecurityBlockSource, StatsSource
+from api.routers import ROUTERS, security, stats
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -44,6 +44,8 @@ def create_app(
     plan_source: PlanSource,
     registrations: RegistrationSource,
     security_blocks: SecurityBlockSource | None = None,
+    stats_source: StatsSource | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """Build the API for one database, SIP realm, live plan and registrar.
 
@@ -63,9 +65,15 @@ def create_app(
         plan_source=plan_source,
         registrations=registrations,
         security_blocks=security_blocks,
+        stats=stats_source,
+        metrics_token=metrics_token,
     )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(security.router, prefix=API_PREFIX)
+    if stats_source is not None:
+        # Counters exist only where a SIP stack runs beside the API.
+        app.include_router(stats.router, prefix=API_PREFIX)
+        app.include_router(stats.metrics_router)
     return app

@@ -17,7 +17,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.ports import PlanSource, RegistrationSource, SecurityBlockSource
+from api.ports import PlanSource, RegistrationSource, SecurityBlockSource, StatsSource
 from dialplan.storage.records import Actor, ApiKeyRecord, Role
 from dialplan.storage.services.api_keys import authenticate
 
@@ -55,6 +55,10 @@ class AppContext:
     registrations: RegistrationSource
     security_blocks: SecurityBlockSource | None = None
     """The SIP guard's blocks; ``None`` when no SIP stack runs beside the API."""
+    stats: StatsSource | None = None
+    """The SIP side's counters; ``None`` when no SIP stack runs beside the API."""
+    metrics_token: str | None = None
+    """Bearer token ``/metrics`` requires; ``None``: no token."""
 
 
 def _context(request: Request) -> AppContext:

@@ -36,6 +36,7 @@ from ronghe.housekeeping import collect_cycles, purge_registrations, tune_garbag
 from ronghe.security import Security, SecurityBlocks
 from ronghe.settings import ServeSettings, load_secret
 from ronghe.stack import bind_listeners, build_stack
+from ronghe.statistics import StackStatistics
 from ronghe.supervisor import Cluster, ClusterPlanSource, stack_stats
 from ronghe.wiring import watch_plan
 from voip_core.proxy.core import Proxy
@@ -126,6 +127,7 @@ async def _serve(settings: ServeSettings) -> int:
             tasks,
             cluster.remote_calls if cluster is not None else None,
             security,
+            StackStatistics(stack, plan=live_plan, cluster=cluster, workers=settings.workers),
         )
 
     stop = asyncio.Event()
@@ -208,6 +210,7 @@ async def _start_api(
     tasks: list[asyncio.Task[None]],
     remote_calls: Callable[[], Awaitable[list[dict[str, object]]]] | None,
     security: Security,
+    statistics: StackStatistics,
 ) -> tuple[uvicorn.Server, str]:
     import uvicorn
 
@@ -222,6 +225,8 @@ async def _start_api(
             store, proxy, asyncio.get_running_loop(), remote_calls=remote_calls
         ),
         security_blocks=SecurityBlocks(security),
+        stats_source=statistics,
+        metrics_token=settings.metrics_token,
     )
 
     class _Server(uvicorn.Server):
