@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
@@ -33,6 +32,7 @@ from dialplan.storage import (
     upgrade_to_head,
 )
 from ronghe.housekeeping import collect_cycles, purge_registrations, tune_garbage_collector
+from ronghe.logs import configure_logging
 from ronghe.security import Security, SecurityBlocks
 from ronghe.settings import ServeSettings, load_secret
 from ronghe.stack import bind_listeners, build_stack
@@ -61,11 +61,7 @@ logger = logging.getLogger("ronghe")
 
 def run(settings: ServeSettings) -> int:
     """Run until SIGINT/SIGTERM; returns the process exit status."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     if settings.trace_sip:
         logging.getLogger("ronghe.wire").setLevel(logging.DEBUG)
     try:
@@ -240,6 +236,8 @@ async def _start_api(
             host=settings.api_host,
             port=settings.api_port,
             log_level=settings.log_level,
+            # uvicorn's loggers go through the root handler, in the --log-format chosen.
+            log_config=None,
             access_log=False,
         )
     )

@@ -9,6 +9,7 @@ outcomes (unit-tested in ``tests/ronghe/test_statistics.py``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,3 +77,16 @@ def test_stats_need_an_api_key(ronghe_server: RongheServer) -> None:
         "ronghe_registered_contacts"
         in httpx.get(f"{ronghe_server.api_url}/metrics", timeout=10).text
     )
+
+
+def test_json_log_format_writes_one_json_object_a_line(
+    ronghe_server_factory: ServerFactory,
+) -> None:
+    server = ronghe_server_factory(["--log-format", "json"])
+    server.ensure_extension("8401")
+    lines = [line for line in server.log_tail.splitlines() if line.strip()]
+    assert lines, "the server logged nothing"
+    parsed = [json.loads(line) for line in lines if line.startswith("{")]
+    # uvicorn's own start-up lines go through the same root handler.
+    assert len(parsed) == len(lines), server.log_tail
+    assert {"time", "level", "logger", "message"} <= set(parsed[0])
