@@ -84,6 +84,12 @@ def guard_policy(settings: ServeSettings) -> GuardPolicy:
     )
 
 
+def _first_line(error: Exception) -> str:
+    """The first line of a database error (SQLAlchemy appends SQL and a link)."""
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _user(block: Block) -> str:
     return "-" if block.user is None else escape_user(block.user)
 
@@ -203,10 +209,15 @@ class Security:
     async def _write(self, block: Block) -> None:
         try:
             await asyncio.to_thread(self._blocks.add, block)
-        except Exception:
+        except SQLAlchemyError as error:
             # Still enforced here; the next poll keeps it, and the next block is
             # written when the database is back. Logged with its cause, not hidden.
-            logger.exception("block %s of %s not written to the database", block.id, block.source)
+            logger.warning(
+                "block %s of %s not written to the database (%s)",
+                block.id,
+                block.source,
+                _first_line(error),
+            )
             return
         if self._unwritten.pop(block.id, None) is not None:
             self._fresh[block.id] = (block, self._loop.time())
@@ -240,8 +251,9 @@ class Security:
                 await asyncio.to_thread(self._blocks.purge, now - _KEEP_ENDED)
         except SQLAlchemyError as error:
             # A database outage must not stop the guard: the blocks held stay in force.
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            logger.warning("reading the blocks from the database failed (%s); retrying", reason)
+            logger.warning(
+                "reading the blocks from the database failed (%s); retrying", _first_line(error)
+            )
             self.guard.sweep(now)
             return
         self._apply(active, time.time(), started)

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from voip_core.overload import SHED_REASONS, OverloadLimits, OverloadPolicy
+from voip_core.overload import OverloadLimits, OverloadPolicy
 from voip_core.proxy.core import Proxy
 from voip_core.proxy.responses import derived_to_tag, response_destination
 from voip_core.sip.exceptions import ParseError, RemoteProtocolError
@@ -43,7 +43,7 @@ from voip_core.traffic import TrafficCounters
 from voip_core.transaction import TransactionLayer
 from voip_core.transaction.keys import server_key
 
-__all__ = ["LAG_INTERVAL", "SHED_REASONS", "Sender", "SipNode"]
+__all__ = ["LAG_INTERVAL", "Sender", "SipNode"]
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ __all__ = ["METHODS", "RESPONSE_CLASSES", "TrafficCounters", "response_class"]
 
 #: Methods counted by name: those of the IANA registry the parser knows, in name order.
 METHODS: Final = tuple(sorted(REGISTERED_METHODS))
-_METHODS: Final = REGISTERED_METHODS
 #: RFC 3261 §7.2: the first digit of a status code is its class.
 RESPONSE_CLASSES: Final = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx")
 
@@ -44,7 +43,7 @@ class TrafficCounters:
     def received(self, message: Request | Response) -> None:
         """Count a parsed message that arrived."""
         if isinstance(message, Request):
-            method = message.method if message.method in _METHODS else "other"
+            method = message.method if message.method in REGISTERED_METHODS else "other"
             table = self.requests_received
             table[method] = table.get(method, 0) + 1
         else:

@@ -47,12 +47,10 @@ connection at once where a datagram would be retransmitted until Timer B.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass, replace
 from typing import Final
 
+from voip_core.proxy._tokens import flow_fields, open_token, parse_flow, remember, sign_token
 from voip_core.proxy.config import ListenAddress, ProxyConfig
 from voip_core.proxy.routing import RouteResult, is_local_uri, peer_for_uri
 from voip_core.sip.address import parse_name_addr
@@ -81,8 +79,6 @@ FLOW_FAILED: Final = (430, "Flow Failed")
 #: Bytes of HMAC-SHA256 kept: a valid hop skips authentication, so more than the 6 bytes
 #: of a Record-Route token, which only names a flow.
 _TAG_BYTES: Final = 12
-#: Hops cached each way; a county's phones, with room (like ``FlowTokens``).
-_MAX_CACHED: Final = 65_536
 #: Longest token decoded: an IPv6 flow with a connection id and a 64-character node name.
 _MAX_TOKEN: Final = 256
 
@@ -129,9 +125,7 @@ class NodeHops:
             transport = self._address.transport
             suffix = "" if transport == "udp" else f";transport={transport}"
             entry = f"<sip:{self._encode(flow)}@{self._address.host_port}{suffix};lr>"
-            if len(self._entries) >= _MAX_CACHED:
-                self._entries.clear()
-            self._entries[flow] = entry
+            remember(self._entries, flow, entry)
         return entry
 
     def first_hop(self, path: tuple[str, ...]) -> NodeHop | None:
@@ -154,35 +148,23 @@ class NodeHops:
         hop = self._decoded.get(token)
         if hop is not None:
             return hop
-        if not token.startswith(NODE_HOP_PREFIX) or len(token) > _MAX_TOKEN:
+        if len(token) > _MAX_TOKEN:
             return None
-        text = token[len(NODE_HOP_PREFIX) :].upper()
-        try:
-            raw = base64.b32decode(text + "=" * (-len(text) % 8))
-        except ValueError:
-            return None
-        tag, payload = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
-        if not hmac.compare_digest(tag, self._tag(payload)):
+        payload = open_token(self._secret, NODE_HOP_PREFIX, token, _TAG_BYTES)
+        if payload is None:
             return None
         try:
             transport, host, port, connection, node = payload.decode().split("|", 4)
-            flow = Peer(transport, host, int(port), int(connection) if connection else None)
+            flow = parse_flow(transport, host, port, connection)
         except ValueError:
             return None
         hop = NodeHop(node, flow, peer_for_uri(uri, default_transport=NODE_HOP_TRANSPORT))
-        if len(self._decoded) >= _MAX_CACHED:
-            self._decoded.clear()
-        self._decoded[token] = hop
+        remember(self._decoded, token, hop)
         return hop
 
     def _encode(self, flow: Peer) -> str:
-        connection = "" if flow.connection_id is None else str(flow.connection_id)
-        payload = f"{flow.transport}|{flow.host}|{flow.port}|{connection}|{self.node}".encode()
-        token = base64.b32encode(self._tag(payload) + payload).decode().rstrip("=").lower()
-        return NODE_HOP_PREFIX + token
-
-    def _tag(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+        payload = f"{flow_fields(flow)}|{self.node}".encode()
+        return sign_token(self._secret, NODE_HOP_PREFIX, payload, _TAG_BYTES)
 
 
 def with_node_hop(

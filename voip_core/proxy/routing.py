@@ -12,12 +12,10 @@ in-dialog over the same connection even though its Contact names another port.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final
 
+from voip_core.proxy._tokens import flow_fields, open_token, parse_flow, remember, sign_token
 from voip_core.proxy.config import ProxyConfig
 from voip_core.sip.address import NameAddress, parse_name_addr
 from voip_core.sip.exceptions import ParseError
@@ -33,13 +31,11 @@ __all__ = [
     "preprocess_route",
 ]
 
+#: User-part prefix of a flow token.
+_PREFIX: Final = "f-"
 _TAG_BYTES: Final = 6
-#: Flows whose tokens are cached each way: a county's phones and trunks, with room.
-_MAX_CACHED_FLOWS: Final = 65_536
 #: Longest token cached: an IPv6 flow with a connection id is about 90 characters.
 _MAX_CACHED_TOKEN: Final = 128
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 _DEFAULT_PORTS: Final = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 80, "wss": 443}
 
 
@@ -63,7 +59,7 @@ class FlowTokens:
         token = self._encoded.get(peer)
         if token is None:
             token = self._encode(peer)
-            _remember(self._encoded, peer, token)
+            remember(self._encoded, peer, token)
         return token
 
     def decode(self, token: str) -> Peer | None:
@@ -72,38 +68,21 @@ class FlowTokens:
         if peer is None:
             peer = self._decode(token)
             if peer is not None and len(token) <= _MAX_CACHED_TOKEN:
-                _remember(self._decoded, token, peer)
+                remember(self._decoded, token, peer)
         return peer
 
     def _encode(self, peer: Peer) -> str:
-        connection = "" if peer.connection_id is None else str(peer.connection_id)
-        payload = f"{peer.transport}|{peer.host}|{peer.port}|{connection}".encode()
-        tag = hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
-        return "f-" + base64.b32encode(tag + payload).decode().rstrip("=").lower()
+        return sign_token(self._secret, _PREFIX, flow_fields(peer).encode(), _TAG_BYTES)
 
     def _decode(self, token: str) -> Peer | None:
-        if not token.startswith("f-"):
-            return None
-        text = token[2:].upper()
-        try:
-            raw = base64.b32decode(text + "=" * (-len(text) % 8))
-        except ValueError:
-            return None
-        tag, payload = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
-        expected = hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
-        if not hmac.compare_digest(tag, expected):
+        payload = open_token(self._secret, _PREFIX, token, _TAG_BYTES)
+        if payload is None:
             return None
         try:
             transport, host, port, connection = payload.decode().split("|")
-            return Peer(transport, host, int(port), int(connection) if connection else None)
+            return parse_flow(transport, host, port, connection)
         except ValueError:
             return None
-
-
-def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
-    if len(cache) >= _MAX_CACHED_FLOWS:
-        cache.clear()
-    cache[key] = value
 
 
 def is_local_uri(uri: Uri, config: ProxyConfig) -> bool:
